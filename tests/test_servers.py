@@ -1,0 +1,186 @@
+"""Start real PostgreSQL and MariaDB servers; use them through the stock command-line clients."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+
+from sqlalchemy_async_template.servers import DatabaseServer, mariadb_server, postgresql_server
+
+ServerFactory = Callable[[Path | None], AbstractContextManager[DatabaseServer]]
+
+EMOJI = "🐍"
+SERVERS = pytest.mark.parametrize(
+    "start_server", [postgresql_server, mariadb_server], ids=["postgresql", "mariadb"]
+)
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A world-searchable directory: as root the servers run as postgres/mysql, and pytest's own
+    tmp_path (under a 0700 directory) is not reachable for them."""
+    path = Path(tempfile.mkdtemp(prefix="test-servers-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def client_command(server: DatabaseServer, database: str, sql: str) -> list[str]:
+    if server.dialect == "postgresql":
+        psql = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
+        # Connecting through url() also checks that libpq accepts its quoting of the password.
+        url = server.url("postgresql", database)
+        return [psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql]
+    return [
+        "mariadb",
+        "--no-defaults",
+        "--protocol=tcp",
+        f"--host={server.host}",
+        f"--port={server.port}",
+        f"--user={server.user}",
+        "--default-character-set=utf8mb4",
+        "--batch",
+        "--skip-column-names",
+        f"--database={database}",
+        "--execute",
+        sql,
+    ]
+
+
+def client_env(server: DatabaseServer) -> dict[str, str]:
+    return {**os.environ, "MYSQL_PWD": server.password, "PGCLIENTENCODING": "UTF8"}
+
+
+def run_sql(server: DatabaseServer, database: str, sql: str) -> str:
+    result = subprocess.run(
+        client_command(server, database, sql),
+        env=client_env(server),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def start_sleeping_client(server: DatabaseServer, database: str) -> subprocess.Popen[bytes]:
+    sleep = "SELECT pg_sleep(60)" if server.dialect == "postgresql" else "SELECT SLEEP(60)"
+    return subprocess.Popen(
+        client_command(server, database, sleep),
+        env=client_env(server),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def terminate_until_killed(server: DatabaseServer, database: str) -> int:
+    """The sleeping client needs a moment to connect: retry until it has been killed."""
+    deadline = time.monotonic() + 10
+    while (killed := server.terminate_connections(database)) == 0:
+        assert time.monotonic() < deadline, "the sleeping client never showed up"
+        time.sleep(0.05)
+    return killed
+
+
+def parent_pids() -> dict[int, int]:
+    parents = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited while we looked
+            continue
+        parents[int(stat_file.parent.name)] = int(fields[1])
+    return parents
+
+
+def server_pids(workdir: Path) -> set[int]:
+    """The server processes (found by their command line naming workdir) and all descendants."""
+    pids = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(workdir).encode() in cmdline.read_bytes():
+                pids.add(int(cmdline.parent.name))
+        except OSError:
+            continue
+    parents = parent_pids()
+    grew = True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in pids}
+        grew = not children <= pids
+        pids |= children
+    return pids
+
+
+def is_running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has already exited
+
+
+def port_is_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def assert_server_gone(pids: set[int], port: int, workdir: Path) -> None:
+    assert pids, "no server processes were found while it ran"
+    assert not [pid for pid in pids if is_running(pid)]
+    assert not port_is_open(port)
+    assert not list(workdir.iterdir()), "the server directory was not removed"
+
+
+@SERVERS
+def test_server_round_trip(start_server: ServerFactory, workdir: Path) -> None:
+    with start_server(workdir) as server:
+        assert server.host == "127.0.0.1"
+        assert server.password
+        assert "%" in server.url("driver", "db"), "the password should need URL-quoting"
+        for database in ("alpha", "beta"):
+            server.create_database(database)
+
+        run_sql(server, "alpha", "CREATE TABLE notes (body VARCHAR(20))")
+        run_sql(server, "alpha", f"INSERT INTO notes (body) VALUES ('{EMOJI}')")
+        assert run_sql(server, "alpha", "SELECT body FROM notes") == EMOJI
+        assert run_sql(server, "alpha", "SELECT CHAR_LENGTH(body) FROM notes") == "1"
+
+        run_sql(server, "beta", "CREATE TABLE notes (body VARCHAR(20))")
+        assert run_sql(server, "beta", "SELECT COUNT(*) FROM notes") == "0"
+
+        client = start_sleeping_client(server, "alpha")
+        assert terminate_until_killed(server, "alpha") == 1
+        assert client.wait(timeout=10) != 0
+        assert server.terminate_connections("alpha") == 0
+
+        server.create_database("alpha")  # drops the old one: creating the table works again
+        run_sql(server, "alpha", "CREATE TABLE notes (body VARCHAR(20))")
+
+        pids, port = server_pids(workdir), server.port
+    assert_server_gone(pids, port, workdir)
+
+
+@SERVERS
+def test_server_stops_when_body_raises(start_server: ServerFactory, workdir: Path) -> None:
+    seen: list[tuple[set[int], int]] = []
+
+    def crash_inside_server() -> None:
+        with start_server(workdir) as server:
+            seen.append((server_pids(workdir), server.port))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        crash_inside_server()
+    [(pids, port)] = seen
+    assert_server_gone(pids, port, workdir)

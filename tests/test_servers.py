@@ -19,6 +19,7 @@ from sqlalchemy_async_template.servers import DatabaseServer, mariadb_server, po
 ServerFactory = Callable[[Path | None], AbstractContextManager[DatabaseServer]]
 
 EMOJI = "🐍"
+PSQL = Path("/usr/lib/postgresql/15/bin/psql")
 SERVERS = pytest.mark.parametrize(
     "start_server", [postgresql_server, mariadb_server], ids=["postgresql", "mariadb"]
 )
@@ -36,7 +37,8 @@ def workdir() -> Iterator[Path]:
 
 def client_command(server: DatabaseServer, database: str, sql: str) -> list[str]:
     if server.dialect == "postgresql":
-        psql = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
+        # The real binary: Debian's /usr/bin/psql is a Perl wrapper that adds ~0.1 s per call.
+        psql = str(PSQL) if PSQL.is_file() else "psql"
         # Connecting through url() also checks that libpq accepts its quoting of the password.
         url = server.url("postgresql", database)
         return [psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql]

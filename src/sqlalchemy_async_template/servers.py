@@ -369,8 +369,7 @@ def _server_directory(prefix: str, workdir: Path | None, owner: _Owner | None) -
     try:
         if owner is not None:
             _check_traversable(root.parent, owner)
-            _chown(root, owner)
-            root.chmod(0o755)  # mkdtemp gives 0700; root's clients also read the logs here
+            _chown(root, owner)  # mkdtemp's 0700 is fine once the service user owns it
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -648,11 +647,12 @@ def _install_mariadb(tools: _MariaDBTools, root: Path, owner: _Owner | None) -> 
             "pass a shorter workdir, or none to use the system temp directory"
         )
     datadir = root / "data"
-    _mariadb_tmpdir(root).mkdir()
-    _chown(_mariadb_tmpdir(root), owner)
+    tmpdir = _mariadb_tmpdir(root)
+    tmpdir.mkdir()
+    _chown(tmpdir, owner)
     argv = [tools.install_db, "--no-defaults", "--auth-root-authentication-method=normal"]
-    argv += ["--skip-test-db", "--skip-name-resolve", f"--datadir={datadir}"]
-    argv += [*_MARIADB_STORAGE_OPTIONS, f"--tmpdir={_mariadb_tmpdir(root)}"]
+    argv += ["--skip-test-db", "--skip-name-resolve", f"--datadir={datadir}", f"--tmpdir={tmpdir}"]
+    argv += _MARIADB_STORAGE_OPTIONS
     _run(argv, what="mariadb-install-db", owner=owner, cwd=root)
     return datadir
 
@@ -664,11 +664,8 @@ def _start_mariadb(
     socket_path = _mariadb_socket(root)
     argv = [tools.server, "--no-defaults", f"--datadir={datadir}", f"--socket={socket_path}"]
     argv += [f"--port={port}", f"--bind-address={HOST}", f"--pid-file={root / 'mariadbd.pid'}"]
-    argv += [
-        *_MARIADB_SERVER_OPTIONS,
-        *_MARIADB_STORAGE_OPTIONS,
-        f"--tmpdir={_mariadb_tmpdir(root)}",
-    ]
+    argv += [f"--tmpdir={_mariadb_tmpdir(root)}", *_MARIADB_SERVER_OPTIONS]
+    argv += _MARIADB_STORAGE_OPTIONS
     # Without --log-error mariadbd logs to stderr, which _spawn writes to this file.
     log = root / f"mariadbd-{port}.log"
     process = _spawn(argv, owner=owner, cwd=root, log=log)

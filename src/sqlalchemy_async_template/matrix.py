@@ -1,0 +1,124 @@
+"""The combination matrix, read from copier.yml (the single source of truth for questions)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[2]
+COPIER_YML = TEMPLATE_ROOT / "copier.yml"
+
+# The questions whose every choice is combined with every other's.
+MATRIX_QUESTIONS = ("database_driver", "model_style", "session_pattern")
+
+
+class MatrixError(ValueError):
+    """A selection of combinations that copier.yml does not allow."""
+
+
+@dataclass(frozen=True, order=True)
+class Combination:
+    """One set of answers to the questions that shape the generated code."""
+
+    database_driver: str
+    model_style: str
+    session_pattern: str
+    include_examples: bool = True
+
+    @property
+    def slug(self) -> str:
+        parts = [self.database_driver, self.model_style, self.session_pattern]
+        if not self.include_examples:
+            parts.append("skeleton")
+        return "-".join(parts)
+
+    @property
+    def dialect(self) -> str:
+        return dialect_of(self.database_driver)
+
+    def answers(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+@cache
+def questions(copier_yml: Path = COPIER_YML) -> dict[str, Any]:
+    """copier.yml's questions (settings starting with `_` left out)."""
+    with copier_yml.open(encoding="utf-8") as file:
+        data: dict[str, Any] = yaml.safe_load(file)
+    return {name: spec for name, spec in data.items() if not name.startswith("_")}
+
+
+def choices(question: str) -> tuple[str, ...]:
+    """The values a question accepts, in the order copier.yml lists them."""
+    spec = questions()[question]
+    options = spec["choices"]
+    values = options.values() if isinstance(options, Mapping) else options
+    return tuple(str(value) for value in values)
+
+
+def default(question: str) -> Any:
+    return questions()[question]["default"]
+
+
+def computed(question: str, **context: str) -> str:
+    """A computed (`when: false`) value of copier.yml, from its own Jinja expression."""
+    expression: str = questions()[question]["default"]
+    return jinja2.Environment().from_string(expression).render(**context).strip()
+
+
+@cache
+def dialect_of(driver: str) -> str:
+    return computed("db_dialect", database_driver=driver)
+
+
+@cache
+def url_scheme_of(driver: str) -> str:
+    """The SQLAlchemy URL scheme of a driver, such as `postgresql+asyncpg`."""
+    return computed("url_scheme", database_driver=driver, db_dialect=dialect_of(driver))
+
+
+def all_combinations() -> list[Combination]:
+    """Every combination of the matrix questions, with the example domain included."""
+    return [
+        Combination(driver, style, pattern)
+        for driver, style, pattern in itertools.product(
+            *(choices(question) for question in MATRIX_QUESTIONS)
+        )
+    ]
+
+
+def parse_selection(selection: Iterable[str]) -> dict[str, set[str]]:
+    """Turn `KEY=VALUE` filters into {question: allowed values}; a key may repeat."""
+    allowed: dict[str, set[str]] = {}
+    for item in selection:
+        key, separator, value = item.partition("=")
+        if not separator or key not in MATRIX_QUESTIONS:
+            raise MatrixError(
+                f"{item!r} is not a filter: use KEY=VALUE with KEY one of "
+                f"{', '.join(MATRIX_QUESTIONS)}"
+            )
+        if value not in choices(key):
+            raise MatrixError(f"{value!r} is not a choice of {key}: use one of {choices(key)}")
+        allowed.setdefault(key, set()).add(value)
+    return allowed
+
+
+def select(selection: Iterable[str] = ()) -> list[Combination]:
+    """The combinations that pass every `KEY=VALUE` filter."""
+    allowed = parse_selection(selection)
+    return [
+        combination
+        for combination in all_combinations()
+        if all(getattr(combination, key) in values for key, values in allowed.items())
+    ]
+
+
+def skeleton_of(combination: Combination) -> Combination:
+    return replace(combination, include_examples=False)

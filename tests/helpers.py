@@ -20,6 +20,8 @@ if not Path(COPIER).is_file():  # pragma: no cover - an environment without the 
     COPIER = shutil.which("copier") or "copier"
 
 CONFLICT_MARKER = re.compile(r"^(<{7}|>{7})( |$)|^={7}$", re.MULTILINE)
+# Files in the working tree, committed or not, but not git-ignored.
+GIT_LS_WORKING_TREE = ("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
 ANSI_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
 
 
@@ -43,7 +45,6 @@ def user_env(home: Path) -> dict[str, str]:
         GIT_AUTHOR_EMAIL="user@example.com",
         GIT_COMMITTER_NAME="Test User",
         GIT_COMMITTER_EMAIL="user@example.com",
-        NO_COLOR="1",
     )
     (home / "gitconfig").write_text(
         "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n", encoding="utf-8"
@@ -129,8 +130,7 @@ def snapshot_template(destination: Path) -> Path:
     """Copy the template as it is in the working tree (committed or not, but not git-ignored)
     to `destination`: what Copier needs, `copier.yml` and `template/`."""
     listing = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "copier.yml"]
-        + ["template"],
+        [*GIT_LS_WORKING_TREE, "--", "copier.yml", "template"],
         cwd=TEMPLATE_ROOT,
         capture_output=True,
         check=True,

@@ -45,7 +45,7 @@ APP_USER = "app"
 APP_PASSWORD = "s3cret/p@ss%"
 
 INSTALL_HINT = (
-    "run scripts/install-system-deps, or as root: "
+    "scripts/test installs them, or as root run: "
     "apt-get install -y --no-install-recommends postgresql mariadb-server"
 )
 _APT_PACKAGES = ("postgresql", "mariadb-server")
@@ -729,3 +729,7 @@ def _mysql_terminate_sql(database: str) -> str:
         "  SELECT killed;\n"
         "END//"
     )
+
+
+if __name__ == "__main__":  # `python -m sqlalchemy_async_template.servers`, from scripts/test
+    ensure_installed()

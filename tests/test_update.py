@@ -1,0 +1,428 @@
+"""`copier update` never loses the user's work.
+
+A temporary git copy of the template is tagged twice, `v1.0.0` (the template as it is) and
+`v1.1.0` (a README section, a docstring change in the models and a new file). A project is
+rendered from `v1.0.0` with the plain `copier` command line (no `--trust`), committed, and
+edited by its "user": a new module with its test, an edited README section, a new model field
+and the Alembic revision that adds it. Then the user runs `copier update`.
+
+The expected result is always computed the same way: a fresh render of `v1.1.0` with the
+project's answers, with the user's own changes applied on top.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Set
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import (
+    conflicted_files,
+    copier,
+    data_options,
+    files_of,
+    git,
+    git_commit_all,
+    run,
+    snapshot_template,
+    user_env,
+)
+
+PROJECT_NAME = "Blog Service"
+PACKAGE = "blog_service"
+OLD, NEW = "v1.0.0", "v1.1.0"
+
+# ------------------------------------------------------------------ the template's v1.1.0
+
+MODELS_TEMPLATES = "template/src/{{package_name}}"
+NEW_MODELS_FIRST_LINE = '"""The example domain (template v1.1.0): users, their posts, and tags.'
+NEW_README_SECTION = (
+    "\n## Support\n\nAsk in #blog-service; template changes arrive with `copier update`.\n"
+)
+NEW_TEMPLATE_FILE = "CONTRIBUTING.md"
+
+
+def release_v1_1(template: Path) -> None:
+    """The template change between the two tags: an appended README section, a changed first
+    line in both model styles' `models.py`, and a new file."""
+    readme = template / "template/README.md.jinja"
+    readme.write_text(readme.read_text(encoding="utf-8") + NEW_README_SECTION, encoding="utf-8")
+    models = sorted((template / MODELS_TEMPLATES).glob("*models.py*"))
+    assert len(models) == 2, f"expected an annotated and a classic models.py, got {models}"
+    for path in models:
+        first, rest = path.read_text(encoding="utf-8").split("\n", 1)
+        assert first.startswith('"""'), f"{path.name} no longer starts with its docstring"
+        path.write_text(f"{NEW_MODELS_FIRST_LINE}\n{rest}", encoding="utf-8")
+    (template / f"template/{NEW_TEMPLATE_FILE}.jinja").write_text(
+        "# Contributing to {{ project_name }}\n\nRun `uv run pytest` before every push.\n",
+        encoding="utf-8",
+    )
+
+
+@pytest.fixture(scope="module")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git copy of the template with the two tags."""
+    root = tmp_path_factory.mktemp("template")
+    env = user_env(tmp_path_factory.mktemp("template-home"))
+    snapshot_template(root)
+    git_commit_all(root, env, "Release 1.0.0")
+    git("tag", OLD, cwd=root, env=env)
+    release_v1_1(root)
+    git_commit_all(root, env, "Release 1.1.0")
+    git("tag", NEW, cwd=root, env=env)
+    return root
+
+
+# ------------------------------------------------------------------ the user's work
+
+
+@dataclass(frozen=True)
+class Edit:
+    """The user replaces `old` with `new` in an existing file."""
+
+    path: str
+    old: str
+    new: str
+
+    def applies_to(self, root: Path) -> bool:
+        return self.old in (root / self.path).read_text(encoding="utf-8")
+
+    def apply(self, root: Path) -> None:
+        file = root / self.path
+        text = file.read_text(encoding="utf-8")
+        assert text.count(self.old) == 1, f"{self.path}: {self.old!r} is not there exactly once"
+        file.write_text(text.replace(self.old, self.new), encoding="utf-8")
+
+
+EMAIL_COLUMN = "    email: Mapped[str] = mapped_column(String(254), unique=True)\n"
+BIO_COLUMN = "    bio: Mapped[str | None] = mapped_column(Text)\n"
+USER_EDITS = (
+    Edit(
+        "README.md",
+        "## Tests\n",
+        "## Tests\n\nThe team runs the whole suite before every push; see services.py too.\n",
+    ),
+    Edit(f"src/{PACKAGE}/models.py", EMAIL_COLUMN, EMAIL_COLUMN + BIO_COLUMN),
+)
+USER_FILES = {
+    f"src/{PACKAGE}/services.py": '''\
+"""Business rules of the blog, on top of the repositories."""
+
+
+def slugify(title: str) -> str:
+    """The URL fragment of a post title."""
+    return "-".join(title.lower().split())
+''',
+    "tests/test_services.py": f"""\
+from {PACKAGE}.services import slugify
+
+
+def test_slugify_joins_lower_case_words() -> None:
+    assert slugify("Async  SQLAlchemy Tips") == "async-sqlalchemy-tips"
+""",
+    "migrations/versions/20261201_a1b2c3d4e5f6_add_users_bio.py": '''\
+"""Add users.bio.
+
+Revision ID: a1b2c3d4e5f6
+Revises: 5f1d0a7c3b2e
+Create Date: 2026-12-01 00:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "a1b2c3d4e5f6"
+down_revision: str | None = "5f1d0a7c3b2e"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("users", sa.Column("bio", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.drop_column("bio")
+''',
+}
+
+
+def apply_user_work(root: Path) -> None:
+    for edit in USER_EDITS:
+        edit.apply(root)
+    for name, content in USER_FILES.items():
+        (root / name).write_text(content, encoding="utf-8")
+
+
+# ------------------------------------------------------------------ rendering and updating
+
+
+@dataclass
+class Workspace:
+    template: Path
+    root: Path
+    env: dict[str, str]
+
+    def render(self, name: str, ref: str, answers: dict[str, object]) -> Path:
+        destination = self.root / name
+        copier(
+            "copy",
+            "--defaults",
+            "--vcs-ref",
+            ref,
+            *data_options({"project_name": PROJECT_NAME, **answers}),
+            str(self.template),
+            str(destination),
+            cwd=self.root,
+            env=self.env,
+        )
+        return destination
+
+    def user_project(self, extra_work: Callable[[Path], None] | None = None) -> Path:
+        """A project generated from v1.0.0, committed, then edited and committed again."""
+        project = self.render("project", OLD, {})
+        git_commit_all(project, self.env, "Generate the project")
+        apply_user_work(project)
+        if extra_work:
+            extra_work(project)
+        git_commit_all(project, self.env, "The user's work")
+        return project
+
+    def update(self, project: Path, *options: str) -> str:
+        return copier("update", "--defaults", *options, cwd=project, env=self.env)
+
+    def expected(self, answers: dict[str, object]) -> tuple[dict[str, bytes], set[str]]:
+        """A fresh render of v1.1.0 with `answers`, plus the user's work: the tree an update
+        must give. Also the files where the user's edit cannot apply (its lines are gone from
+        the new render), which the update can only leave in conflict."""
+        fresh = self.render("fresh", NEW, answers)
+        unmergeable = {edit.path for edit in USER_EDITS if not edit.applies_to(fresh)}
+        for edit in USER_EDITS:
+            if edit.path not in unmergeable:
+                edit.apply(fresh)
+        for name, content in USER_FILES.items():
+            (fresh / name).write_text(content, encoding="utf-8")
+        return files_of(fresh), unmergeable
+
+
+@pytest.fixture
+def workspace(template_repo: Path, tmp_path: Path) -> Workspace:
+    return Workspace(template_repo, tmp_path, user_env(tmp_path / "home"))
+
+
+def answers_file(project: Path) -> dict[str, object]:
+    data: dict[str, object] = yaml.safe_load(
+        (project / ".copier-answers.yml").read_text(encoding="utf-8")
+    )
+    return data
+
+
+def assert_tree(
+    actual: dict[str, bytes], expected: dict[str, bytes], *, ignore: Set[str] = frozenset()
+) -> None:
+    assert sorted(actual) == sorted(expected), "the project's files differ from the expected set"
+    different = [
+        name for name in sorted(expected) if name not in ignore and actual[name] != expected[name]
+    ]
+    assert different == [], (
+        f"these files differ from a fresh render plus the user's work: {different}"
+    )
+
+
+def unmerged_paths(project: Path, env: dict[str, str]) -> set[str]:
+    return set(git("diff", "--name-only", "--diff-filter=U", cwd=project, env=env).split())
+
+
+# ------------------------------------------------------------------ the tests
+
+
+def test_update_brings_the_new_template_version_and_keeps_the_users_work(
+    workspace: Workspace,
+) -> None:
+    project = workspace.user_project()
+    dotenv_before = (project / ".env").read_bytes()
+
+    output = workspace.update(project)
+
+    assert "1.1.0" in output
+    assert answers_file(project)["_commit"] == NEW
+    assert conflicted_files(project) == set(), "copier update left conflicts or *.rej files"
+    assert unmerged_paths(project, workspace.env) == set()
+
+    after = files_of(project)
+    # The template's change arrived...
+    assert NEW_TEMPLATE_FILE in after
+    assert after["README.md"].decode().endswith(NEW_README_SECTION)
+    assert after[f"src/{PACKAGE}/models.py"].decode().startswith(NEW_MODELS_FIRST_LINE)
+    # ...and every piece of the user's work is intact, byte for byte.
+    for name, content in USER_FILES.items():
+        assert after[name] == content.encode(), f"{name} changed"
+    for edit in USER_EDITS:
+        assert edit.new in after[edit.path].decode(), f"the user's edit of {edit.path} is lost"
+    expected, unmergeable = workspace.expected({})
+    assert unmergeable == set()
+    # .env is rendered once and never touched again: it holds the user's own settings.
+    assert after[".env"] == dotenv_before
+    assert_tree(after, expected)
+
+    # The updated project still installs, lints and passes its tests, the user's included
+    # (test_migrations_match_the_models checks the user's revision against the new field).
+    git_commit_all(project, workspace.env, "Update from the template")
+    run(["uv", "sync", "-q"], cwd=project, env=workspace.env)
+    run([".venv/bin/ruff", "check", "-q", "."], cwd=project, env=workspace.env)
+    run([".venv/bin/ruff", "format", "-q", "--check", "."], cwd=project, env=workspace.env)
+    tests = run(
+        [".venv/bin/pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=workspace.env
+    )
+    assert " passed" in tests.stdout
+    assert " failed" not in tests.stdout
+
+
+@pytest.mark.parametrize(
+    ("answer", "value", "removed", "added", "conflicts"),
+    [
+        pytest.param(
+            "session_pattern",
+            "fastapi",
+            {f"src/{PACKAGE}/unit_of_work.py", "tests/test_unit_of_work.py"},
+            {f"src/{PACKAGE}/api/app.py", f"src/{PACKAGE}/api/deps.py", "tests/test_api.py"},
+            set(),
+            id="session_pattern=fastapi",
+        ),
+        pytest.param(
+            "database_driver",
+            "asyncpg",
+            set(),
+            {"docker-compose.yml"},
+            set(),
+            id="database_driver=asyncpg",
+        ),
+        pytest.param(
+            "model_style",
+            "classic",
+            set(),
+            set(),
+            # The whole of models.py is rewritten in the other style, so the user's new
+            # annotated field cannot merge: Copier keeps it, between conflict markers.
+            {f"src/{PACKAGE}/models.py"},
+            id="model_style=classic",
+        ),
+    ],
+)
+def test_update_can_change_an_answer(
+    workspace: Workspace,
+    answer: str,
+    value: str,
+    removed: set[str],
+    added: set[str],
+    conflicts: set[str],
+) -> None:
+    project = workspace.user_project()
+    before = files_of(project)
+
+    workspace.update(project, "--data", f"{answer}={value}")
+
+    answers = answers_file(project)
+    assert answers[answer] == value
+    assert answers["_commit"] == NEW
+    after = files_of(project)
+    expected, unmergeable = workspace.expected({answer: value})
+    assert unmergeable == conflicts
+    assert conflicted_files(project) == conflicts
+
+    # Exactly the files of a fresh render with the new answer, plus the user's own files:
+    # nothing left over from the old choice.
+    assert removed <= set(before)
+    assert not removed & set(after), "files of the old choice are still there"
+    assert added <= set(after)
+    assert added.isdisjoint(before)
+    assert set(USER_FILES) <= set(after)
+    # .env is never re-rendered on update (`_skip_if_exists`): it may hold a real password.
+    assert after[".env"] == before[".env"]
+    assert_tree(after, expected, ignore={".env"} | conflicts)
+
+    for name in conflicts:
+        # Nothing is lost: the user's lines are in the conflict, next to the template's.
+        text = after[name].decode()
+        assert BIO_COLUMN in text
+        assert "<<<<<<<" in text
+        assert ">>>>>>>" in text
+
+
+def test_a_real_conflict_is_left_as_markers_that_the_projects_hook_catches(
+    workspace: Workspace,
+) -> None:
+    models = f"src/{PACKAGE}/models.py"
+    users_first_line = '"""Our blog: authors, the posts they write and the tags on them.'
+
+    def rewrite_the_models_docstring(project: Path) -> None:
+        # The very line that v1.1.0 changes.
+        path = project / models
+        first, rest = path.read_text(encoding="utf-8").split("\n", 1)
+        assert first.startswith('"""')
+        path.write_text(f"{users_first_line}\n{rest}", encoding="utf-8")
+
+    project = workspace.user_project(rewrite_the_models_docstring)
+
+    workspace.update(project)  # exits 0: conflicts are reported in the files only
+
+    assert answers_file(project)["_commit"] == NEW
+    assert conflicted_files(project) == {models}
+    text = (project / models).read_text(encoding="utf-8")
+    assert users_first_line in text
+    assert NEW_MODELS_FIRST_LINE in text
+    assert BIO_COLUMN in text  # the rest of the user's work merged
+    # git knows too: the file is unmerged, so `git commit -a` refuses until it is resolved.
+    assert unmerged_paths(project, workspace.env) == {models}
+
+    # The generated project's pre-commit configuration catches leftover markers, also outside
+    # a git merge. Run that hook, in the version the project pins, on the conflicted file.
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    (hooks_repo,) = [
+        repo for repo in config["repos"] if repo["repo"].endswith("/pre-commit/pre-commit-hooks")
+    ]
+    (hook,) = [hook for hook in hooks_repo["hooks"] if hook["id"] == "check-merge-conflict"]
+    assert "--assume-in-merge" in hook["args"]
+    uv = shutil.which("uv")
+    assert uv, "uv is needed to run the pinned pre-commit-hooks"
+    command = [
+        uv,
+        "tool",
+        "run",
+        "-q",
+        "--from",
+        f"pre-commit-hooks=={hooks_repo['rev'].removeprefix('v')}",
+        "check-merge-conflict",
+        *hook["args"],
+    ]
+    caught = run([*command, models], cwd=project, env=workspace.env, check=False)
+    assert caught.returncode != 0
+    assert "Merge conflict string" in caught.stdout + caught.stderr
+    clean = run(
+        [*command, "README.md", f"src/{PACKAGE}/services.py"],
+        cwd=project,
+        env=workspace.env,
+        check=False,
+    )
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+
+
+def test_the_generated_readme_explains_updates(workspace: Workspace) -> None:
+    readme = (workspace.render("project", NEW, {}) / "README.md").read_text(encoding="utf-8")
+    section = readme.partition("## Updating from the template")[2]
+    assert section, "the README has no section on updating from the template"
+    for phrase in (
+        "copier update",
+        "--skip-answered",
+        ".copier-answers.yml",
+        "conflict markers",
+        "<<<<<<<",
+        "--data session_pattern=",
+    ):
+        assert phrase in " ".join(section.split()), phrase

@@ -31,12 +31,18 @@ class Combination:
     model_style: str
     session_pattern: str
     include_examples: bool = True
+    # Answers to further questions, as (question, value) pairs, e.g. (("pgbouncer", True),).
+    extra_answers: tuple[tuple[str, str | bool], ...] = ()
 
     @property
     def slug(self) -> str:
         parts = [self.database_driver, self.model_style, self.session_pattern]
         if not self.include_examples:
             parts.append("skeleton")
+        parts.extend(
+            question if value is True else f"{question}_{value}"
+            for question, value in self.extra_answers
+        )
         return "-".join(parts)
 
     @property
@@ -44,7 +50,12 @@ class Combination:
         return dialect_of(self.database_driver)
 
     def answers(self) -> dict[str, Any]:
-        return {field.name: getattr(self, field.name) for field in fields(self)}
+        answers: dict[str, Any] = {
+            field.name: getattr(self, field.name)
+            for field in fields(self)
+            if field.name != "extra_answers"
+        }
+        return answers | dict(self.extra_answers)
 
 
 @cache

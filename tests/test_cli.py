@@ -142,3 +142,12 @@ def test_verify_command_fails_on_a_broken_project(tmp_path: Path) -> None:
     assert "ruff" in result.output
     assert "failed" in result.output
     assert "F401" in result.output
+
+
+def test_new_reports_a_refused_answer_without_a_traceback(tmp_path: Path) -> None:
+    destination = tmp_path / "project"
+    result = runner.invoke(app, ["new", str(destination), "--project-name", "Alembic"])
+    assert result.exit_code == 2
+    assert "would shadow" in result.output
+    assert "Traceback" not in result.output
+    assert not destination.exists() or not any(destination.iterdir())

@@ -73,7 +73,11 @@ def new(
         if _check_choice(question, value) is not None:
             answers[question] = value
     answers["project_name"] = project_name or destination.resolve().name.replace("_", " ")
-    render(destination, answers, quiet=False)
+    try:
+        render(destination, answers, quiet=False)
+    except ValueError as error:  # an answer refused by a copier.yml validator
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
 
 
 def _status_table(

@@ -139,6 +139,10 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
     terminal.type("y")
     terminal.ask("database_password")
     terminal.type(SECRET + ENTER)
+    terminal.ask("pgbouncer")
+    terminal.type(ENTER)  # the default: no
+    terminal.ask("read_replica")
+    terminal.type("y")
     terminal.finish()
 
     # Every question was asked with its help text, and the answers read back as chosen.
@@ -153,6 +157,8 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
         "session_pattern",
         "include_examples",
         "database_password",
+        "pgbouncer",
+        "read_replica",
     ):
         assert terminal.showed(help_of(question)), f"the help of {question} was not shown"
     for question, value in (
@@ -176,6 +182,8 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
         "model_style": "classic",
         "session_pattern": "scoped",
         "include_examples": True,
+        "pgbouncer": False,
+        "read_replica": True,
     }
     assert SECRET not in (project / ".copier-answers.yml").read_text(encoding="utf-8")
 
@@ -184,6 +192,7 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
     assert "class User(Base)" in models
     assert "Mapped[" not in models
     assert (package / "scoped.py").is_file()
+    assert "class ReplicaRoutingSession(Session)" in (package / "db.py").read_text(encoding="utf-8")
     assert not (package / "unit_of_work.py").exists()
     assert "postgresql+psycopg://" in (project / ".env").read_text(encoding="utf-8")
     # Exactly what the person typed, no more (a pre-filled default must not stick to it).
@@ -199,12 +208,15 @@ def test_sqlite_needs_no_password_question(terminal: Terminal) -> None:
     terminal.type("n")
     terminal.finish()
 
-    assert not terminal.showed(help_of("database_password")[:30])
+    for question in ("database_password", "pgbouncer", "read_replica"):
+        assert not terminal.showed(help_of(question)[:30]), f"{question} was asked for SQLite"
     assert "🕵" not in terminal.screen()  # Copier's mark of a secret question
     answers = recorded_answers(terminal.destination)
     assert answers["database_driver"] == "aiosqlite"
     assert answers["include_examples"] is False
     assert "database_password" not in answers
+    assert "pgbouncer" not in answers
+    assert "read_replica" not in answers
     assert "DATABASE_PASSWORD" not in (terminal.destination / ".env").read_text(encoding="utf-8")
     assert not (terminal.destination / "src" / "blog_service" / "models.py").exists()
     assert (terminal.destination / "src" / "blog_service" / "unit_of_work.py").is_file()

@@ -8,6 +8,11 @@ also when the body raises, and nothing global outlives them.
 
 Both servers refuse to run as root, so when started by root they run as the packages' service
 users (``postgres`` and ``mysql``); otherwise they run as the current user.
+
+For fault and scale-out tests there is more: ``managed_postgresql_server`` and
+``managed_mariadb_server`` yield a ``ManagedServer`` that can be restarted in place (same port,
+same data), ``postgresql_standby`` runs a streaming hot standby of a running PostgreSQL server,
+and ``pgbouncer`` runs PgBouncer (transaction pooling by default) in front of one.
 """
 
 from __future__ import annotations
@@ -31,11 +36,16 @@ from urllib.parse import quote
 
 __all__ = [
     "DatabaseServer",
+    "ManagedServer",
     "ServerError",
     "ensure_installed",
     "free_port",
+    "managed_mariadb_server",
+    "managed_postgresql_server",
     "mariadb_server",
+    "pgbouncer",
     "postgresql_server",
+    "postgresql_standby",
 ]
 
 HOST = "127.0.0.1"
@@ -46,9 +56,9 @@ APP_PASSWORD = "s3cret/p@ss%"
 
 INSTALL_HINT = (
     "scripts/test installs them, or as root run: "
-    "apt-get install -y --no-install-recommends postgresql mariadb-server"
+    "apt-get install -y --no-install-recommends postgresql mariadb-server pgbouncer"
 )
-_APT_PACKAGES = ("postgresql", "mariadb-server")
+_APT_PACKAGES = ("postgresql", "mariadb-server", "pgbouncer")
 _PREFERRED_PG_BINDIR = Path("/usr/lib/postgresql/15/bin")
 # mariadbd lives in /usr/sbin, which is usually not on a normal user's PATH.
 _SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
@@ -178,7 +188,7 @@ def free_port() -> int:
 
 
 def ensure_installed() -> None:
-    """Install the PostgreSQL and MariaDB server packages with apt-get if either is missing."""
+    """Install the PostgreSQL, MariaDB and PgBouncer packages with apt-get if any is missing."""
     missing = _missing_servers()
     if not missing:
         return
@@ -197,24 +207,48 @@ def ensure_installed() -> None:
         )
 
 
+class ManagedServer:
+    """A running server that its owner can restart in place: same port, same data.
+
+    ``server`` describes it for clients; it stays valid across restarts.
+    """
+
+    def __init__(
+        self,
+        server: DatabaseServer,
+        process: subprocess.Popen[bytes],
+        start: Callable[[int], subprocess.Popen[bytes]],
+        clean_stop_signal: signal.Signals,
+    ) -> None:
+        self.server = server
+        self._process = process
+        self._start = start
+        self._clean_stop_signal = clean_stop_signal
+
+    def restart(self) -> None:
+        """Shut the server down cleanly (every committed transaction is kept), then start it
+        again on the same port with the same data directory, as a service restart would."""
+        _stop(self._process, self._clean_stop_signal)
+        try:
+            self._process = self._start(self.server.port)
+        except _PortInUseError:
+            raise ServerError(
+                f"{self.server.dialect} could not restart: another process took port "
+                f"{self.server.port} while it was down"
+            ) from None
+
+    def _shut_down(self, stop_signal: signal.Signals) -> None:
+        _stop(self._process, stop_signal)
+
+
 @contextmanager
 def postgresql_server(workdir: Path | None = None) -> Iterator[DatabaseServer]:
     """Run a throw-away PostgreSQL server on 127.0.0.1 for the duration of the block.
 
     Its files live in a new directory inside ``workdir`` (default: the system temp directory).
     """
-    bindir = _require_postgresql()
-    owner = _service_owner("postgres")
-    with _server_directory("sqla-postgresql-", workdir, owner) as root:
-        datadir = _initdb(bindir, root, owner)
-        process, port = _start_on_free_port(
-            lambda port: _start_postgres(bindir, datadir, owner, port), "PostgreSQL"
-        )
-        try:
-            yield DatabaseServer("postgresql", HOST, port, APP_USER, APP_PASSWORD)
-        finally:
-            # Immediate shutdown: the postmaster kills its backends and exits once they are gone.
-            _stop(process, signal.SIGQUIT)
+    with managed_postgresql_server(workdir) as managed:
+        yield managed.server
 
 
 @contextmanager
@@ -223,19 +257,142 @@ def mariadb_server(workdir: Path | None = None) -> Iterator[DatabaseServer]:
 
     Its files live in a new directory inside ``workdir`` (default: the system temp directory).
     """
+    with managed_mariadb_server(workdir) as managed:
+        yield managed.server
+
+
+@contextmanager
+def managed_postgresql_server(workdir: Path | None = None) -> Iterator[ManagedServer]:
+    """``postgresql_server``, yielding a handle that can also restart the server."""
+    bindir = _require_postgresql()
+    owner = _service_owner("postgres")
+    with _server_directory("sqla-postgresql-", workdir, owner) as root:
+        datadir = _initdb(bindir, root, owner)
+
+        def start(port: int) -> subprocess.Popen[bytes]:
+            return _start_postgres(bindir, datadir, owner, port)
+
+        process, port = _start_on_free_port(start, "PostgreSQL")
+        server = DatabaseServer("postgresql", HOST, port, APP_USER, APP_PASSWORD)
+        # SIGINT is a "fast" shutdown: it ends the sessions and writes a checkpoint.
+        managed = ManagedServer(server, process, start, signal.SIGINT)
+        try:
+            yield managed
+        finally:
+            # Immediate shutdown: the postmaster kills its backends and exits once they are gone.
+            managed._shut_down(signal.SIGQUIT)
+
+
+@contextmanager
+def managed_mariadb_server(workdir: Path | None = None) -> Iterator[ManagedServer]:
+    """``mariadb_server``, yielding a handle that can also restart the server."""
     tools = _require_mariadb()
     owner = _service_owner("mysql")
     with _server_directory("sqla-mariadb-", workdir, owner) as root:
         datadir = _install_mariadb(tools, root, owner)
-        process, port = _start_on_free_port(
-            lambda port: _start_mariadb(tools, datadir, owner, port), "MariaDB"
-        )
+
+        def start(port: int) -> subprocess.Popen[bytes]:
+            return _start_mariadb(tools, datadir, owner, port)
+
+        process, port = _start_on_free_port(start, "MariaDB")
+        server = DatabaseServer("mysql", HOST, port, APP_USER, APP_PASSWORD)
+        # SIGTERM is a normal shutdown: InnoDB writes its log before the server exits.
+        managed = ManagedServer(server, process, start, signal.SIGTERM)
         try:
             _create_mariadb_app_user(tools, _mariadb_socket(root))
-            yield DatabaseServer("mysql", HOST, port, APP_USER, APP_PASSWORD)
+            yield managed
         finally:
             # The data is thrown away, so there is nothing to shut down cleanly.
-            _stop(process, signal.SIGKILL)
+            managed._shut_down(signal.SIGKILL)
+
+
+@contextmanager
+def postgresql_standby(
+    primary: DatabaseServer, workdir: Path | None = None
+) -> Iterator[DatabaseServer]:
+    """Run a streaming-replication hot standby of ``primary`` (a server of this module) on
+    127.0.0.1 for the duration of the block: it accepts read-only connections, refuses every
+    write, and replays the primary's changes as they are committed.
+
+    It is cloned with ``pg_basebackup -R`` (which also configures the streaming connection);
+    the primary's defaults (``wal_level=replica``, ten WAL senders, and its ``pg_hba.conf``
+    replication lines for 127.0.0.1) already allow it.
+    """
+    if primary.dialect != "postgresql":
+        raise ServerError(f"a PostgreSQL standby needs a PostgreSQL primary, not {primary.dialect}")
+    bindir = _require_postgresql()
+    owner = _service_owner("postgres")
+    with _server_directory("sqla-standby-", workdir, owner) as root:
+        datadir = root / "data"
+        argv = [str(bindir / "pg_basebackup"), "-h", primary.host, "-p", str(primary.port)]
+        argv += ["-U", primary.user, "-D", str(datadir), "-R", "-X", "stream", "-c", "fast"]
+        argv += ["--no-sync"]
+        _run(
+            argv,
+            what="pg_basebackup",
+            owner=owner,
+            cwd=root,
+            env=_environ(PGPASSWORD=primary.password, PGCONNECT_TIMEOUT="10"),
+        )
+        process, port = _start_on_free_port(
+            lambda port: _start_postgres(bindir, datadir, owner, port), "PostgreSQL standby"
+        )
+        try:
+            yield DatabaseServer("postgresql", HOST, port, primary.user, primary.password)
+        finally:
+            _stop(process, signal.SIGQUIT)
+
+
+@contextmanager
+def pgbouncer(
+    server: DatabaseServer,
+    workdir: Path | None = None,
+    *,
+    pool_mode: str = "transaction",
+    pool_size: int = 4,
+) -> Iterator[DatabaseServer]:
+    """Run PgBouncer on 127.0.0.1 in front of ``server`` (PostgreSQL) for the duration of the
+    block, and yield the address clients use instead of the server's, same user and password.
+
+    Every database of the server is reachable through it. In ``transaction`` pool mode, at most
+    ``pool_size`` server connections per database are shared by all clients, one transaction
+    at a time: exactly what breaks drivers that keep prepared statements on a connection.
+    """
+    if server.dialect != "postgresql":
+        raise ServerError(f"PgBouncer needs a PostgreSQL server, not {server.dialect}")
+    program = _find_program("pgbouncer")
+    if program is None:
+        raise ServerError(
+            f"PgBouncer not found (pgbouncer on PATH or in /usr/sbin): {INSTALL_HINT}"
+        )
+    # PgBouncer refuses to run as root, like the servers.
+    owner = _service_owner("postgres")
+    with _server_directory("sqla-pgbouncer-", workdir, owner) as root:
+
+        def start(port: int) -> subprocess.Popen[bytes]:
+            config = root / f"pgbouncer-{port}.ini"
+            users = root / "userlist.txt"
+            if not users.exists():
+                _write_private_file(users, _pgbouncer_userlist(server), owner)
+            _write_private_file(
+                config, _pgbouncer_config(server, port, users, pool_mode, pool_size), owner
+            )
+            log = root / f"pgbouncer-{port}.log"
+            process = _spawn([program, str(config)], owner=owner, cwd=root, log=log)
+            _wait_until_ready(
+                process,
+                lambda: _accepts_tcp(HOST, port),
+                log=log,
+                what="PgBouncer",
+                stop_signal=signal.SIGINT,
+            )
+            return process
+
+        process, port = _start_on_free_port(start, "PgBouncer")
+        try:
+            yield DatabaseServer("postgresql", HOST, port, server.user, server.password)
+        finally:
+            _stop(process, signal.SIGINT)  # SIGINT: exit at once, closing every connection
 
 
 # --- Locating and installing the servers -------------------------------------------------------
@@ -313,6 +470,8 @@ def _missing_servers() -> list[str]:
         missing.append("PostgreSQL")
     if _mariadb_tools() is None:
         missing.append("MariaDB")
+    if _find_program("pgbouncer") is None:
+        missing.append("PgBouncer")
     return missing
 
 
@@ -604,7 +763,8 @@ def _postmaster_ready(datadir: Path) -> bool:
         lines = (datadir / "postmaster.pid").read_text(encoding="utf-8").splitlines()
     except (FileNotFoundError, UnicodeDecodeError):
         return False
-    return len(lines) >= 8 and lines[7].strip() == "ready"
+    # A hot standby that accepts read-only connections reports "standby" instead.
+    return len(lines) >= 8 and lines[7].strip() in {"ready", "standby"}
 
 
 def _postgresql_identifier(name: str) -> str:
@@ -623,6 +783,44 @@ def _postgresql_terminate_sql(database: str) -> str:
         f"WHERE datname = {_postgresql_literal(database)} "
         "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
     )
+
+
+def _accepts_tcp(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _pgbouncer_quoted(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _pgbouncer_userlist(server: DatabaseServer) -> str:
+    # A plain-text password lets PgBouncer log in to the server with SCRAM on the client's behalf.
+    return f"{_pgbouncer_quoted(server.user)} {_pgbouncer_quoted(server.password)}\n"
+
+
+def _pgbouncer_config(
+    server: DatabaseServer, port: int, users: Path, pool_mode: str, pool_size: int
+) -> str:
+    settings = {
+        "listen_addr": HOST,
+        "listen_port": str(port),
+        "unix_socket_dir": "",  # TCP only, as the servers
+        "auth_type": "scram-sha-256",
+        "auth_file": str(users),
+        "pool_mode": pool_mode,
+        "default_pool_size": str(pool_size),
+        "max_client_conn": "500",
+        # psycopg and JDBC send it; PgBouncer would otherwise refuse the connection.
+        "ignore_startup_parameters": "extra_float_digits",
+        "logfile": "",  # log to stderr, which _spawn writes to a file
+    }
+    lines = ["[databases]", f"* = host={server.host} port={server.port}", "", "[pgbouncer]"]
+    lines += [f"{name} = {value}" for name, value in settings.items()]
+    return "\n".join(lines) + "\n"
 
 
 # --- MariaDB ------------------------------------------------------------------------------------

@@ -1,0 +1,204 @@
+"""Scale-out scenarios, run inside a generated project (uow pattern, with examples) by its own
+Python, against PostgreSQL behind PgBouncer or with a streaming replica.
+
+    .venv/bin/python scale_out.py PACKAGE load TRANSACTIONS CONCURRENCY LABEL
+    .venv/bin/python scale_out.py PACKAGE replica
+    .venv/bin/python scale_out.py PACKAGE fallback
+
+The servers are the project's `DATABASE_URL` (and `DATABASE_REPLICA_URL`), read from the
+environment as in production. Each scenario prints one JSON object; tests/test_scale_out.py
+asserts on it.
+"""
+
+# mypy: disable-error-code="import-not-found"
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+
+REPLICATION_TIMEOUT = 30.0  # seconds
+
+
+def report(**fields: Any) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def describe(error: BaseException) -> str:
+    message = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {message}"[:200]
+
+
+class Project:
+    def __init__(self, package: str) -> None:
+        self.db = importlib.import_module(f"{package}.db")
+        self.models = importlib.import_module(f"{package}.models")
+        self.unit_of_work = importlib.import_module(f"{package}.unit_of_work").unit_of_work
+
+
+async def load(project: Project, transactions: str, concurrency: str, label: str) -> None:
+    """Many small transactions, the same few statements again and again (which is what makes
+    drivers prepare them), with several connections at once."""
+    user = project.models.User
+    failures: Counter[str] = Counter()
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for number in range(int(transactions)):
+        queue.put_nowait(number)
+
+    async def one_transaction(number: int) -> None:
+        email = f"{label}-{number}@example.com"
+        async with project.unit_of_work() as session:
+            session.add(user(name="Load", email=email))
+            await session.flush()
+            found = await session.scalar(select(user.id).where(user.email == email))
+            assert found is not None
+            await session.scalar(select(func.count()).select_from(user))
+
+    async def worker() -> None:
+        while not queue.empty():
+            number = queue.get_nowait()
+            try:
+                await one_transaction(number)
+            except Exception as error:  # counted: the test asserts how many failed, and why
+                failures[describe(error)] += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(int(concurrency))))
+    seconds = time.monotonic() - started
+    stored = None
+    try:
+        async with project.unit_of_work() as session:
+            statement = select(func.count()).where(user.email.startswith(f"{label}-"))
+            stored = await session.scalar(statement)
+    except Exception as error:
+        failures[describe(error)] += 1
+    report(
+        transactions=int(transactions),
+        failures=sum(failures.values()),
+        reasons=dict(failures.most_common(5)),
+        stored=stored,
+        seconds=round(seconds, 2),
+    )
+
+
+async def replica(project: Project) -> None:
+    """Writes go to the primary, reads to the standby, and nothing writes to the standby."""
+    user = project.models.User
+    replica_engine = project.db.get_replica_engine()
+    assert replica_engine is not None, "DATABASE_REPLICA_URL is not set"
+    factory = project.db.get_session_factory()
+
+    # The migrations ran on the primary: wait until the standby has replayed them.
+    deadline = time.monotonic() + REPLICATION_TIMEOUT
+    while True:
+        async with replica_engine.connect() as connection:
+            if await connection.scalar(text("SELECT to_regclass('users') IS NOT NULL")):
+                break
+        assert time.monotonic() < deadline, "the standby never received the schema"
+        await asyncio.sleep(0.05)
+
+    async with project.unit_of_work() as session:
+        session.add(user(name="Replicated", email="replicated@example.com"))
+        # A session that wrote reads from the primary: it sees its own row at once.
+        own_write_visible = (
+            await session.scalar(select(user.id).where(user.email == "replicated@example.com"))
+            is not None
+        )
+        after_write_in_recovery = await session.scalar(select(func.pg_is_in_recovery()))
+
+    attempts = 0
+    seen_on_replica = False
+    read_in_recovery = None
+    started = time.monotonic()
+    while time.monotonic() - started < REPLICATION_TIMEOUT:
+        attempts += 1
+        async with factory() as session:
+            statement = select(user.id).where(user.email == "replicated@example.com")
+            found = await session.scalar(statement)
+            # The same kind of plain SELECT, asked where it ran.
+            read_in_recovery = await session.scalar(select(func.pg_is_in_recovery()))
+        if found is not None:
+            seen_on_replica = True
+            break
+        await asyncio.sleep(0.02)
+    lag = time.monotonic() - started
+
+    async with factory() as session:
+        project.db.use_primary(session)
+        forced_in_recovery = await session.scalar(select(func.pg_is_in_recovery()))
+
+    write_errors: dict[str, str | None] = {}
+    statement = insert(user).values(name="Lost", email="lost@example.com")
+    # The replica route: the application's replica engine (read-only transactions) ...
+    try:
+        async with replica_engine.begin() as connection:
+            await connection.execute(statement)
+        write_errors["replica_engine"] = None
+    except Exception as error:
+        write_errors["replica_engine"] = describe(error)
+    # ... and even a plain engine on the standby, which refuses every write by itself.
+    plain = project.db.make_engine(project.db.get_settings().database_replica_url)
+    try:
+        async with plain.begin() as connection:
+            await connection.execute(statement)
+        write_errors["plain_engine_on_standby"] = None
+    except Exception as error:
+        write_errors["plain_engine_on_standby"] = describe(error)
+    finally:
+        await plain.dispose()
+
+    async with factory() as session:
+        count = select(func.count()).where(user.email == "lost@example.com")
+        lost_rows = await session.scalar(count)
+
+    await replica_engine.dispose()
+    report(
+        own_write_visible=own_write_visible,
+        after_write_in_recovery=after_write_in_recovery,
+        seen_on_replica=seen_on_replica,
+        read_in_recovery=read_in_recovery,
+        forced_in_recovery=forced_in_recovery,
+        attempts=attempts,
+        lag=round(lag, 3),
+        write_errors=write_errors,
+        lost_rows=lost_rows,
+    )
+
+
+async def fallback(project: Project) -> None:
+    """Without DATABASE_REPLICA_URL, reads go to the primary."""
+    user = project.models.User
+    async with project.db.get_session_factory()() as session:
+        in_recovery = await session.scalar(select(func.pg_is_in_recovery()))
+        users = await session.scalar(select(func.count()).select_from(user))
+    report(
+        replica_engine=project.db.get_replica_engine() is not None,
+        in_recovery=in_recovery,
+        users=users,
+    )
+
+
+async def main(package: str, scenario: str, *arguments: str) -> None:
+    project = Project(package)
+    try:
+        if scenario == "load":
+            await load(project, *arguments)
+        elif scenario == "replica":
+            await replica(project)
+        elif scenario == "fallback":
+            await fallback(project)
+        else:
+            raise SystemExit(f"unknown scenario {scenario!r}")
+    finally:
+        await project.db.get_engine().dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:]))

@@ -39,10 +39,23 @@ def test_matrix_is_every_combination_of_the_copier_yml_choices() -> None:
     assert matrix.url_scheme_of("psycopg") == "postgresql+psycopg"
 
 
+def test_optional_questions_are_verified_once_per_driver_they_apply_to() -> None:
+    extras = {c.database_driver: dict(c.extra_answers) for c in matrix.option_combinations()}
+    assert extras == {
+        "asyncpg": {"pgbouncer": True, "read_replica": True},
+        "psycopg": {"pgbouncer": True, "read_replica": True},
+        "asyncmy": {"read_replica": True},
+        "aiomysql": {"read_replica": True},
+    }
+    assert matrix.applies_to("pgbouncer", "asyncpg")
+    assert not matrix.applies_to("pgbouncer", "aiomysql")
+
+
 def test_selection_keeps_combinations_matching_every_filter() -> None:
     selected = matrix.select(
         ["database_driver=asyncpg", "database_driver=asyncmy", "session_pattern=fastapi"]
     )
+    selected = [c for c in selected if not c.extra_answers]
     assert sorted(c.slug for c in selected) == [
         "asyncmy-annotated-fastapi",
         "asyncmy-classic-fastapi",

@@ -29,31 +29,18 @@ from scenario import (
     scenario_environment,
 )
 
-from sqlalchemy_async_template.databases import Databases
 from sqlalchemy_async_template.matrix import Combination, url_scheme_of
-from sqlalchemy_async_template.runner import check_combination
 from sqlalchemy_async_template.servers import (
     DatabaseServer,
     pgbouncer,
     postgresql_server,
     postgresql_standby,
 )
-from sqlalchemy_async_template.verify import STEP_NAMES
 
 POSTGRESQL_DRIVERS = ("asyncpg", "psycopg")
 PROCESSES = 3
 TRANSACTIONS_PER_PROCESS = 150
 CONCURRENCY_PER_PROCESS = 8
-
-# Every new answer at least once per driver it applies to, over other models and patterns.
-BOTH = (("pgbouncer", True), ("read_replica", True))
-REPLICA = (("read_replica", True),)
-SCALE_OUT_COMBINATIONS = [
-    Combination("asyncpg", "classic", "fastapi", extra_answers=BOTH),
-    Combination("psycopg", "annotated", "scoped", extra_answers=BOTH),
-    Combination("asyncmy", "annotated", "fastapi", extra_answers=REPLICA),
-    Combination("aiomysql", "classic", "uow", extra_answers=REPLICA),
-]
 
 
 @dataclass(frozen=True)
@@ -173,12 +160,3 @@ def test_without_a_replica_reads_go_to_the_primary(
     )
     assert report["replica_engine"] is False
     assert report["in_recovery"] is False
-
-
-@pytest.mark.parametrize("combination", SCALE_OUT_COMBINATIONS, ids=lambda c: c.slug)
-def test_scale_out_combination_verifies(
-    combination: Combination, render_root: Path, databases: Databases
-) -> None:
-    verification = check_combination(combination, render_root, databases)
-    assert verification.passed, verification.failure_report()
-    assert [step.name for step in verification.steps] == list(STEP_NAMES)

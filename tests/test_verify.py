@@ -13,6 +13,7 @@ from sqlalchemy_async_template.databases import Databases
 from sqlalchemy_async_template.matrix import (
     Combination,
     all_combinations,
+    option_combinations,
     skeleton_of,
     url_scheme_of,
 )
@@ -27,7 +28,11 @@ SKELETONS = [
 ] + [skeleton_of(Combination("asyncpg", "annotated", "uow"))]
 
 
-@pytest.mark.parametrize("combination", [*all_combinations(), *SKELETONS], ids=lambda c: c.slug)
+@pytest.mark.parametrize(
+    "combination",
+    [*all_combinations(), *option_combinations(), *SKELETONS],
+    ids=lambda c: c.slug,
+)
 def test_combination_verifies(
     combination: Combination, render_root: Path, databases: Databases
 ) -> None:

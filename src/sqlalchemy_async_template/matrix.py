@@ -105,6 +105,45 @@ def all_combinations() -> list[Combination]:
     ]
 
 
+def optional_questions() -> list[str]:
+    """Yes/no questions beyond the matrix that switch extra code on (such as `pgbouncer`),
+    asked only for some drivers: those with a `when:` condition."""
+    return [
+        name
+        for name, spec in questions().items()
+        if isinstance(spec, dict)
+        and spec.get("type") == "bool"
+        and isinstance(spec.get("when"), str)
+        and name not in MATRIX_QUESTIONS
+    ]
+
+
+def applies_to(question: str, driver: str) -> bool:
+    """Whether copier.yml asks `question` of a user who picked `driver`."""
+    when: str = questions()[question]["when"]
+    rendered = jinja2.Environment().from_string(when).render(database_driver=driver)
+    return rendered.strip().lower() == "true"
+
+
+def option_combinations() -> list[Combination]:
+    """One combination per driver with every optional question that applies to it switched
+    on, spread over the model styles and session patterns."""
+    styles, patterns = choices("model_style"), choices("session_pattern")
+    combinations = []
+    for index, driver in enumerate(choices("database_driver")):
+        extra = tuple((q, True) for q in optional_questions() if applies_to(q, driver))
+        if extra:
+            combinations.append(
+                Combination(
+                    driver,
+                    styles[index % len(styles)],
+                    patterns[index % len(patterns)],
+                    extra_answers=extra,
+                )
+            )
+    return combinations
+
+
 def parse_selection(selection: Iterable[str]) -> dict[str, set[str]]:
     """Turn `KEY=VALUE` filters into {question: allowed values}; a key may repeat."""
     allowed: dict[str, set[str]] = {}
@@ -122,11 +161,11 @@ def parse_selection(selection: Iterable[str]) -> dict[str, set[str]]:
 
 
 def select(selection: Iterable[str] = ()) -> list[Combination]:
-    """The combinations that pass every `KEY=VALUE` filter."""
+    """The combinations, and the option combinations, that pass every `KEY=VALUE` filter."""
     allowed = parse_selection(selection)
     return [
         combination
-        for combination in all_combinations()
+        for combination in [*all_combinations(), *option_combinations()]
         if all(getattr(combination, key) in values for key, values in allowed.items())
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -11,10 +12,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from . import matrix
+from . import bench, matrix
 from .matrix import Combination, MatrixError
 from .render import render
 from .runner import run_matrix
+from .servers import ServerError
 from .verify import STEP_NAMES, StepResult, Verification, verify
 
 app = typer.Typer(
@@ -175,3 +177,70 @@ def verify_command(
     if not verification.passed:
         console.print(verification.failure_report(), markup=False)
         raise typer.Exit(1)
+
+
+def _split_drivers(values: list[str] | None) -> tuple[str, ...]:
+    """Drivers from repeated and comma-separated `--drivers` values; all of them by default."""
+    drivers = [d.strip() for value in values or [] for d in value.split(",") if d.strip()]
+    for driver in drivers:
+        _check_choice("database_driver", driver)
+    return tuple(dict.fromkeys(drivers)) or matrix.choices("database_driver")
+
+
+@app.command("bench")
+def bench_command(
+    drivers: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Drivers to measure, repeatable or comma-separated (default: all five).",
+            autocompletion=lambda: list(matrix.choices("database_driver")),
+        ),
+    ] = None,
+    rows: Annotated[int, typer.Option(min=1, help="Users per bulk insert.")] = 10_000,
+    posts: Annotated[int, typer.Option(min=1, help="Posts read per read.")] = 1_000,
+    rounds: Annotated[
+        int, typer.Option(min=1, help="Timed rounds of each side; the median is kept.")
+    ] = 5,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON to this file.")
+    ] = None,
+    with_matrix: Annotated[
+        bool,
+        typer.Option("--matrix", help="Also verify all combinations and time each step."),
+    ] = False,
+    jobs: Annotated[int, typer.Option(min=1, help="Parallel jobs for --matrix.")] = 2,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Where to render projects (default: a temporary directory).")
+    ] = None,
+) -> None:
+    """Measure the generated data layer against the raw driver, and rendering against Copier's
+    floor; print a table and optionally write JSON."""
+    options = bench.BenchOptions(
+        drivers=_split_drivers(drivers),
+        rows=rows,
+        posts=posts,
+        rounds=rounds,
+        matrix=with_matrix,
+        jobs=jobs,
+    )
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sqla-bench-") as temporary:
+        # A new directory each run, also inside --workdir: projects are rendered from scratch.
+        root = (
+            Path(tempfile.mkdtemp(prefix="sqla-bench-", dir=workdir))
+            if workdir
+            else Path(temporary)
+        )
+        try:
+            report = bench.run_bench(
+                options, root, progress=lambda line: console.print(f"[dim]{line}[/dim]")
+            )
+        except (bench.BenchError, ServerError) as error:
+            console.print(str(error), markup=False)
+            raise typer.Exit(1) from error
+    console.print(bench.results_table(report))
+    for line in bench.summary_lines(report):
+        console.print(line, markup=False)
+    if json_file is not None:
+        json_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,444 @@
+"""The half of `sqla-template bench` that runs inside a generated project's virtual environment.
+
+`bench.py` runs this file with the project's own Python (`python -I bench_probe.py ...`): it
+imports the project's repositories and the raw driver, times them side by side in one process
+and one event loop, in interleaved rounds (generated, raw, generated, raw, ...), and prints one
+JSON object on stdout. It needs nothing but the standard library and what the project
+installs, so SQLAlchemy, the driver and the project's package are imported at run time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import gc
+import importlib
+import json
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import ModuleType
+from typing import Any, cast
+
+TAGS_PER_POST = 3
+AUTHORS = 100
+TAGS = 20
+
+Rows = list[tuple[Any, ...]]
+
+
+# --- The raw drivers: the same few operations, each written as its own documentation shows ----
+
+
+class RawDriver:
+    """A raw driver connection: insert many rows, and fetch rows inside a transaction.
+
+    Written for the DB-API style async cursors of psycopg, asyncmy and aiomysql; the
+    subclasses adapt it to the other drivers' own interfaces.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def placeholders(self, count: int) -> str:
+        return ", ".join(["%s"] * count)
+
+    async def insert_many(self, sql: str, rows: Rows) -> None:
+        async with self.connection.cursor() as cursor:
+            await cursor.executemany(sql, rows)
+        await self.connection.commit()
+
+    async def begin(self) -> None:
+        """Reads run in a transaction, as they do in a session."""
+
+    async def fetch(self, sql: str, parameters: Sequence[Any] = ()) -> Rows:
+        async with self.connection.cursor() as cursor:
+            await cursor.execute(sql, parameters)
+            rows: Rows = await cursor.fetchall()
+            return rows
+
+    async def end(self) -> None:
+        await self.connection.rollback()
+
+    async def close(self) -> None:
+        self.connection.close()
+
+    def timestamp(self, value: Any) -> datetime:
+        """A timestamp column's value as the datetime the generated code returns."""
+        return cast(datetime, value)
+
+
+class Asyncpg(RawDriver):
+    def placeholders(self, count: int) -> str:
+        return ", ".join(f"${number}" for number in range(1, count + 1))
+
+    async def insert_many(self, sql: str, rows: Rows) -> None:
+        async with self.connection.transaction():
+            await self.connection.executemany(sql, rows)
+
+    async def begin(self) -> None:
+        self.transaction = self.connection.transaction()
+        await self.transaction.start()
+
+    async def fetch(self, sql: str, parameters: Sequence[Any] = ()) -> Rows:
+        return list(await self.connection.fetch(sql, *parameters))
+
+    async def end(self) -> None:
+        await self.transaction.rollback()
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+class Psycopg(RawDriver):
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+class Aiosqlite(RawDriver):
+    def placeholders(self, count: int) -> str:
+        return ", ".join(["?"] * count)
+
+    async def insert_many(self, sql: str, rows: Rows) -> None:
+        await self.connection.executemany(sql, rows)
+        await self.connection.commit()
+
+    async def fetch(self, sql: str, parameters: Sequence[Any] = ()) -> Rows:
+        async with self.connection.execute(sql, parameters) as cursor:
+            rows: Rows = await cursor.fetchall()
+            return rows
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+    def timestamp(self, value: Any) -> datetime:
+        # SQLite stores timestamps as text: deliver the same datetimes as the generated code.
+        return datetime.fromisoformat(value)
+
+
+class Asyncmy(RawDriver):
+    async def close(self) -> None:
+        await self.connection.ensure_closed()
+
+
+async def connect_raw(driver: str, url: Any) -> RawDriver:
+    """A connection of `driver` itself, from the parts of the SQLAlchemy `url`."""
+    module = importlib.import_module(driver)
+    server = {"host": url.host, "port": url.port, "user": url.username, "password": url.password}
+    if driver == "asyncpg":
+        return Asyncpg(await module.connect(database=url.database, **server))
+    if driver == "psycopg":
+        return Psycopg(await module.AsyncConnection.connect(dbname=url.database, **server))
+    if driver == "aiosqlite":
+        return Aiosqlite(await module.connect(url.database))
+    if driver == "asyncmy":
+        return Asyncmy(await module.connect(database=url.database, charset="utf8mb4", **server))
+    if driver == "aiomysql":
+        return RawDriver(await module.connect(db=url.database, charset="utf8mb4", **server))
+    raise ValueError(f"no raw benchmark for driver {driver!r}")
+
+
+# --- Timing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Median seconds of the generated code and of the raw driver doing the same work."""
+
+    generated_seconds: float
+    raw_seconds: float
+
+    def as_json(self) -> dict[str, float]:
+        return {
+            "generated_seconds": round(self.generated_seconds, 6),
+            "raw_seconds": round(self.raw_seconds, 6),
+            "ratio": round(self.raw_seconds / self.generated_seconds, 3),
+        }
+
+
+async def interleaved(
+    generated: Callable[[], Awaitable[object]],
+    raw: Callable[[], Awaitable[object]],
+    *,
+    rounds: int,
+    reset: Callable[[], Awaitable[None]] | None = None,
+) -> Comparison:
+    """Run generated, raw, generated, raw, ... after one untimed warm-up of each; `reset`
+    (untimed) runs before every run. Interleaving spreads a noisy machine over both sides."""
+    timings: dict[str, list[float]] = {"generated": [], "raw": []}
+    for round_number in range(rounds + 1):
+        for side, run in (("generated", generated), ("raw", raw)):
+            if reset is not None:
+                await reset()
+            gc.collect()  # each run starts from a clean heap, not with the other side's garbage
+            started = time.perf_counter()
+            await run()
+            elapsed = time.perf_counter() - started
+            if round_number > 0:
+                timings[side].append(elapsed)
+    return Comparison(statistics.median(timings["generated"]), statistics.median(timings["raw"]))
+
+
+# --- The benchmark --------------------------------------------------------------------------
+
+
+@dataclass
+class Project:
+    """The generated project's modules and a session factory on the benchmark database."""
+
+    sqlalchemy: ModuleType
+    models: ModuleType
+    repositories: ModuleType
+    engine: Any
+    session_factory: Any
+
+    @classmethod
+    def load(cls, package: str, url: str) -> Project:
+        db = importlib.import_module(f"{package}.db")
+        engine = db.make_engine(url)
+        return cls(
+            sqlalchemy=importlib.import_module("sqlalchemy"),
+            models=importlib.import_module(f"{package}.models"),
+            repositories=importlib.import_module(f"{package}.repositories"),
+            engine=engine,
+            session_factory=db.make_session_factory(engine),
+        )
+
+    async def empty_tables(self) -> None:
+        text = self.sqlalchemy.text
+        async with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # No dead rows left behind for the next round's inserts to step over.
+                await connection.execute(text("TRUNCATE post_tags, posts, tags, users"))
+                return
+            for table in ("post_tags", "posts", "tags", "users"):
+                await connection.execute(text(f"DELETE FROM {table}"))
+
+
+async def bench_bulk_insert(project: Project, raw: RawDriver, rows: int, rounds: int) -> Comparison:
+    """`UserRepository.add_many` against the driver's executemany, `rows` users each, each in
+    its own committed transaction."""
+    users = [{"name": f"User {i}", "email": f"user{i}@example.com"} for i in range(rows)]
+    values = [(user["name"], user["email"]) for user in users]
+    insert_sql = f"INSERT INTO users (name, email) VALUES ({raw.placeholders(2)})"
+
+    async def generated() -> None:
+        async with project.session_factory.begin() as session:
+            await project.repositories.UserRepository(session).add_many(users)
+
+    async def raw_insert() -> None:
+        await raw.insert_many(insert_sql, values)
+
+    return await interleaved(generated, raw_insert, rounds=rounds, reset=project.empty_tables)
+
+
+async def add_posts(project: Project, posts: int) -> None:
+    """`posts` posts by 100 authors, each post with three of 20 tags (untimed set-up)."""
+    sa, models = project.sqlalchemy, project.models
+    async with project.session_factory.begin() as session:
+        await project.repositories.UserRepository(session).add_many(
+            {"name": f"Author {i}", "email": f"author{i}@example.com"} for i in range(AUTHORS)
+        )
+        await session.execute(sa.insert(models.Tag), [{"name": f"tag{i:02}"} for i in range(TAGS)])
+        author_ids = list(await session.scalars(sa.select(models.User.id).order_by("id")))
+        tag_ids = list(await session.scalars(sa.select(models.Tag.id).order_by("id")))
+        await session.execute(
+            sa.insert(models.Post),
+            [
+                {"title": f"Post {i}", "content": "...", "author_id": author_ids[i % AUTHORS]}
+                for i in range(posts)
+            ],
+        )
+        post_ids = list(await session.scalars(sa.select(models.Post.id).order_by("id")))
+        await session.execute(
+            sa.insert(models.post_tags),
+            [
+                {"post_id": post_id, "tag_id": tag_ids[(index + offset) % TAGS]}
+                for index, post_id in enumerate(post_ids)
+                for offset in range(TAGS_PER_POST)
+            ],
+        )
+
+
+def window(raw: RawDriver) -> str:
+    """The first `limit` posts as a derived table, as `PostRepository.summaries` selects them."""
+    return f"(SELECT id FROM posts ORDER BY id LIMIT {raw.placeholders(1)}) AS w"
+
+
+async def raw_post_summaries(raw: RawDriver, limit: int) -> list[dict[str, Any]]:
+    """What `PostRepository.summaries` returns, as plain dicts, from the same two queries."""
+    await raw.begin()
+    try:
+        rows = await raw.fetch(
+            f"SELECT p.id, p.title, p.created, u.name FROM posts AS p JOIN {window(raw)}"
+            " ON w.id = p.id JOIN users AS u ON u.id = p.author_id ORDER BY p.id",
+            [limit],
+        )
+        posts = {
+            post_id: {
+                "id": post_id,
+                "title": title,
+                "created": raw.timestamp(created),
+                "author_name": author_name,
+                "tags": [],
+            }
+            for post_id, title, created, author_name in rows
+        }
+        for post_id, name in await raw.fetch(
+            f"SELECT pt.post_id, t.name FROM post_tags AS pt JOIN {window(raw)}"
+            " ON w.id = pt.post_id JOIN tags AS t ON t.id = pt.tag_id"
+            " ORDER BY pt.post_id, t.name",
+            [limit],
+        ):
+            posts[post_id]["tags"].append(name)
+        return list(posts.values())
+    finally:
+        await raw.end()
+
+
+async def raw_post_page(raw: RawDriver, limit: int) -> list[dict[str, Any]]:
+    """What `PostRepository.page` loads (every column of the posts, their authors and their
+    tags), as nested plain dicts, from three queries like its own."""
+    await raw.begin()
+    try:
+        await raw.fetch("SELECT count(*) FROM posts")
+        rows = await raw.fetch(
+            "SELECT p.id, p.title, p.content, p.author_id, p.created,"
+            " u.id, u.name, u.email, u.created FROM posts AS p"
+            " JOIN users AS u ON u.id = p.author_id"
+            f" ORDER BY p.id LIMIT {raw.placeholders(1)}",
+            [limit],
+        )
+        posts = {}
+        for post_id, title, content, author_id, created, *author in rows:
+            user_id, name, email, user_created = author
+            posts[post_id] = {
+                "id": post_id,
+                "title": title,
+                "content": content,
+                "author_id": author_id,
+                "created": raw.timestamp(created),
+                "author": {
+                    "id": user_id,
+                    "name": name,
+                    "email": email,
+                    "created": raw.timestamp(user_created),
+                },
+                "tags": [],
+            }
+        for post_id, tag_id, name in await raw.fetch(
+            f"SELECT pt.post_id, t.id, t.name FROM post_tags AS pt JOIN {window(raw)}"
+            " ON w.id = pt.post_id JOIN tags AS t ON t.id = pt.tag_id"
+            " ORDER BY pt.post_id, t.name",
+            [limit],
+        ):
+            posts[post_id]["tags"].append({"id": tag_id, "name": name})
+        return list(posts.values())
+    finally:
+        await raw.end()
+
+
+async def bench_reads(
+    project: Project, raw: RawDriver, posts: int, rounds: int
+) -> dict[str, Comparison]:
+    """Both read paths of `PostRepository` (typed rows, ORM objects) against the raw driver."""
+    repository = project.repositories.PostRepository
+
+    async def summaries() -> None:
+        async with project.session_factory() as session:
+            await repository(session).summaries(limit=posts)
+
+    async def page() -> None:
+        async with project.session_factory() as session:
+            await repository(session).page(limit=posts)
+
+    return {
+        "read": await interleaved(summaries, lambda: raw_post_summaries(raw, posts), rounds=rounds),
+        "read_orm": await interleaved(page, lambda: raw_post_page(raw, posts), rounds=rounds),
+    }
+
+
+async def statements_sent(project: Project, run: Callable[[Any], Awaitable[object]]) -> int:
+    """How many SQL statements `run(session)` sends (the transaction's own BEGIN left out)."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event, engine = project.sqlalchemy.event, project.engine.sync_engine
+    async with project.session_factory() as session:
+        await session.connection()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            await run(session)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    return len(statements)
+
+
+async def count_statements(project: Project, method: str, sizes: Sequence[int]) -> dict[str, int]:
+    """Statements `PostRepository.<method>(limit=n)` sends, for each page size n."""
+
+    async def list_posts(session: Any, limit: int) -> object:
+        return await getattr(project.repositories.PostRepository(session), method)(limit=limit)
+
+    return {
+        str(size): await statements_sent(project, functools.partial(list_posts, limit=size))
+        for size in sizes
+    }
+
+
+async def bench(arguments: argparse.Namespace) -> dict[str, Any]:
+    project = Project.load(arguments.package, arguments.url)
+    url = project.sqlalchemy.engine.make_url(arguments.url)
+    raw = await connect_raw(url.get_driver_name(), url)
+    try:
+        await project.empty_tables()
+        bulk = await bench_bulk_insert(project, raw, arguments.rows, arguments.rounds)
+        await project.empty_tables()
+        await add_posts(project, arguments.posts)
+        reads = await bench_reads(project, raw, arguments.posts, arguments.rounds)
+        statements = await count_statements(project, "page", arguments.sizes)
+        statements_read_model = await count_statements(project, "summaries", arguments.sizes)
+        await project.empty_tables()
+    finally:
+        await raw.close()
+        await project.engine.dispose()
+    return {
+        "driver": url.get_driver_name(),
+        "rows": arguments.rows,
+        "posts": arguments.posts,
+        "rounds": arguments.rounds,
+        # rows/s of the generated code over rows/s of the raw driver: the same ratio of times.
+        "bulk_insert": bulk.as_json(),
+        **{name: comparison.as_json() for name, comparison in reads.items()},
+        "statements": statements,
+        "statements_read_model": statements_read_model,
+    }
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--package", required=True, help="the generated project's package")
+    parser.add_argument("--url", required=True, help="SQLAlchemy URL of the migrated database")
+    parser.add_argument("--rows", type=int, default=10_000, help="users per bulk insert")
+    parser.add_argument("--posts", type=int, default=1_000, help="posts read per read")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds of each side")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[10, 100, 1000], help="page sizes to count"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
+    json.dump(asyncio.run(bench(arguments)), sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -25,7 +25,7 @@ from sqlalchemy_async_template.servers import (
     managed_mariadb_server,
     managed_postgresql_server,
 )
-from sqlalchemy_async_template.verify import STEPS, project_environment, verify
+from sqlalchemy_async_template.verify import install, project_environment, run_in_project
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 PACKAGE = "example_service"  # render_combination's project is "Example Service"
@@ -37,8 +37,7 @@ Report = dict[str, Any]
 def installed_project(combination: Combination, destination: Path) -> Path:
     """Render `combination` into `destination` and install it into its own .venv."""
     project = render_combination(combination, destination)
-    [install] = [step for step in STEPS if step.name == "install"]
-    installation = verify(project, steps=[install])
+    installation = install(project)
     assert installation.passed, installation.failure_report()
     return project
 
@@ -58,15 +57,7 @@ def run_command(
     project: Path, argv: list[str], environment: Mapping[str, str], timeout: float = 120
 ) -> str:
     """Run one of the project's commands (argv[0] from its .venv/bin); return its output."""
-    completed = subprocess.run(
-        [str(project / ".venv/bin" / argv[0]), *argv[1:]],
-        cwd=project,
-        env=dict(environment),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    completed = run_in_project(project, argv, dict(environment), timeout=timeout)
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, f"$ {' '.join(argv)}\n{output}"
     return output

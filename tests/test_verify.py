@@ -20,7 +20,7 @@ from sqlalchemy_async_template.matrix import (
 from sqlalchemy_async_template.render import render_combination
 from sqlalchemy_async_template.runner import check_combination
 from sqlalchemy_async_template.servers import free_port
-from sqlalchemy_async_template.verify import STEP_NAMES, STEPS, project_environment, verify
+from sqlalchemy_async_template.verify import STEP_NAMES, install, project_environment
 
 SKELETONS = [
     skeleton_of(Combination("aiosqlite", "annotated", pattern))
@@ -53,8 +53,7 @@ def test_unreachable_database_stops_the_tests_with_one_clear_message(
 ) -> None:
     combination = Combination(driver, "annotated", "uow")
     project = render_combination(combination, render_root / f"unreachable-{driver}")
-    [install] = [step for step in STEPS if step.name == "install"]
-    assert verify(project, steps=[install]).passed
+    assert install(project).passed
     # Nothing listens on a port just handed out and released.
     url = f"{url_scheme_of(driver)}://app:hunter2@127.0.0.1:{free_port()}/nowhere"
 

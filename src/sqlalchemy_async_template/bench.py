@@ -26,11 +26,12 @@ import copier
 import yaml
 from rich.table import Table
 
+from . import verify
 from .databases import Databases
 from .matrix import COPIER_YML, TEMPLATE_ROOT, Combination, all_combinations
 from .render import render_combination
 from .runner import run_matrix
-from .verify import STEP_NAMES, STEPS, project_environment, verify
+from .verify import STEP_NAMES, project_environment
 
 PROBE = Path(__file__).with_name("bench_probe.py")
 # The copier executable of this environment: `copier copy` as a user runs it.
@@ -74,27 +75,20 @@ def bench_driver(
     url = databases.url_for(combination, f"bench_{driver}")
     if url is None:  # SQLite: a file of the project's own
         url = f"sqlite+aiosqlite:///{project / 'bench.db'}"
-    run_in_project(project, url, ["alembic", "upgrade", "head"], what="alembic upgrade head")
+    run_against(project, url, ["alembic", "upgrade", "head"], what="alembic upgrade head")
     return run_probe(project, url, options)
 
 
 def install(project: Path) -> None:
-    [install_step] = [step for step in STEPS if step.name == "install"]
-    verification = verify(project, steps=[install_step])
+    verification = verify.install(project)
     if not verification.passed:
         raise BenchError(f"installing {project} failed:\n{verification.failure_report()}")
 
 
-def run_in_project(project: Path, url: str, command: Sequence[str], *, what: str) -> str:
+def run_against(project: Path, url: str, command: Sequence[str], *, what: str) -> str:
     """Run a command of the project's virtual environment against `url`; return its stdout."""
-    completed = subprocess.run(
-        [str(project / ".venv/bin" / command[0]), *command[1:]],
-        cwd=project,
-        env=project_environment(url),
-        capture_output=True,
-        text=True,
-        timeout=PROBE_TIMEOUT_SECONDS,
-        check=False,
+    completed = verify.run_in_project(
+        project, command, project_environment(url), timeout=PROBE_TIMEOUT_SECONDS
     )
     if completed.returncode != 0:
         raise BenchError(
@@ -109,7 +103,7 @@ def run_probe(project: Path, url: str, options: BenchOptions) -> dict[str, Any]:
     command = ["python", "-I", str(PROBE), "--package", package_of(project), "--url", url]
     command += ["--rows", str(options.rows), "--posts", str(options.posts)]
     command += ["--rounds", str(options.rounds), "--sizes", *map(str, options.page_sizes)]
-    result: dict[str, Any] = json.loads(run_in_project(project, url, command, what="the probe"))
+    result: dict[str, Any] = json.loads(run_against(project, url, command, what="the probe"))
     return result
 
 

@@ -35,6 +35,7 @@ STEPS = (
     Step("pytest", (("pytest", "-q", "-p", "no:cacheprovider"),)),
 )
 STEP_NAMES = tuple(step.name for step in STEPS)
+INSTALL = STEPS[0]
 
 
 @dataclass(frozen=True)
@@ -83,22 +84,33 @@ def project_environment(database_url: str | None) -> dict[str, str]:
     return environment
 
 
+def run_in_project(
+    project: Path,
+    command: Sequence[str],
+    environment: dict[str, str],
+    *,
+    timeout: float = STEP_TIMEOUT_SECONDS,
+) -> subprocess.CompletedProcess[str]:
+    """Run `command` in `project`: `uv` itself, or an executable of the project's .venv."""
+    executable = command[0] if command[0] == "uv" else str(project / ".venv/bin" / command[0])
+    return subprocess.run(
+        [executable, *command[1:]],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def run_step(step: Step, project: Path, environment: dict[str, str]) -> StepResult:
     started = time.perf_counter()
     outputs: list[str] = []
     passed = True
     for command in step.commands:
-        executable = command[0] if command[0] == "uv" else str(project / ".venv/bin" / command[0])
         try:
-            completed = subprocess.run(
-                [executable, *command[1:]],
-                cwd=project,
-                env=environment,
-                capture_output=True,
-                text=True,
-                timeout=STEP_TIMEOUT_SECONDS,
-                check=False,
-            )
+            completed = run_in_project(project, command, environment)
         except subprocess.TimeoutExpired as error:
             outputs.append(f"$ {' '.join(command)}\ntimed out after {error.timeout}s")
             passed = False
@@ -108,6 +120,11 @@ def run_step(step: Step, project: Path, environment: dict[str, str]) -> StepResu
             passed = False
             break
     return StepResult(step.name, passed, time.perf_counter() - started, "\n".join(outputs))
+
+
+def install(project: Path) -> Verification:
+    """Install `project` into its own virtual environment (the first step of `verify`)."""
+    return verify(project, steps=[INSTALL])
 
 
 def verify(
@@ -126,6 +143,6 @@ def verify(
         verification.steps.append(result)
         if on_step is not None:
             on_step(result)
-        if step.name == "install" and not result.passed:
+        if step is INSTALL and not result.passed:
             break
     return verification

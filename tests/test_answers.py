@@ -5,7 +5,6 @@ reaches `.copier-answers.yml` or git."""
 from __future__ import annotations
 
 import keyword
-import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +143,7 @@ def test_a_bad_answer_is_refused_by_the_command_line(case: BadAnswer, tmp_path: 
     env = user_env(tmp_path / "home")
     destination = tmp_path / "project"
     destination.mkdir()  # created beforehand, as people do: it must stay empty
-    result = subprocess.run(
+    result = run(
         [
             COPIER,
             "copy",
@@ -157,8 +156,6 @@ def test_a_bad_answer_is_refused_by_the_command_line(case: BadAnswer, tmp_path: 
         ],
         cwd=tmp_path,
         env=env,
-        capture_output=True,
-        text=True,
         check=False,
     )
     assert result.returncode != 0

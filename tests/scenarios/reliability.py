@@ -16,12 +16,11 @@ This file imports the generated project and SQLAlchemy, which only its virtual e
 from __future__ import annotations
 
 import asyncio
-import importlib
-import json
 import sys
 import time
 from typing import Any
 
+from common import Project, report, run_scenario
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -29,18 +28,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 CONCURRENT_TASKS = 200
 
 
-def report(**fields: Any) -> None:
-    print(json.dumps(fields), flush=True)
-
-
-class Project:
-    """The generated project's modules, imported by package name."""
-
-    def __init__(self, package: str) -> None:
-        self.db = importlib.import_module(f"{package}.db")
-        self.settings = importlib.import_module(f"{package}.settings").get_settings()
-        self.models = importlib.import_module(f"{package}.models")
-        self.unit_of_work = importlib.import_module(f"{package}.unit_of_work").unit_of_work
+class FaultProject(Project):
+    """The generated project, with the few units of work the scenarios repeat."""
 
     async def add_user(self, email: str) -> None:
         """One unit of work that stores one user."""
@@ -65,7 +54,7 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
-async def survive(project: Project, label: str) -> None:
+async def survive(project: FaultProject, label: str) -> None:
     """Committed rows and a full pool, then (after the test's fault) units of work again."""
     engine = project.db.get_engine()
     pool_size = engine.pool.size()
@@ -98,7 +87,7 @@ async def survive(project: Project, label: str) -> None:
     )
 
 
-async def atomicity(project: Project) -> None:
+async def atomicity(project: FaultProject) -> None:
     """A unit of work that fails half-way stores nothing, and everything stays usable."""
     user = project.models.User
     engine = project.db.get_engine()
@@ -152,7 +141,7 @@ async def atomicity(project: Project) -> None:
     )
 
 
-async def concurrency(project: Project) -> None:
+async def concurrency(project: FaultProject) -> None:
     """CONCURRENT_TASKS tasks, each with its own small unit of work, all at once."""
     engine = project.db.get_engine()
     in_use = 0
@@ -188,7 +177,7 @@ async def concurrency(project: Project) -> None:
     )
 
 
-async def exhaustion(project: Project) -> None:
+async def exhaustion(project: FaultProject) -> None:
     """Every connection held: the next session fails after the pool timeout, then recovers."""
     factory = project.db.get_session_factory()
     capacity = project.settings.database_pool_size + project.settings.database_max_overflow
@@ -214,22 +203,14 @@ async def exhaustion(project: Project) -> None:
     )
 
 
-async def main(package: str, scenario: str, *arguments: str) -> None:
-    project = Project(package)
-    try:
-        if scenario == "survive":
-            await survive(project, *arguments)
-        elif scenario == "atomicity":
-            await atomicity(project)
-        elif scenario == "concurrency":
-            await concurrency(project)
-        elif scenario == "exhaustion":
-            await exhaustion(project)
-        else:
-            raise SystemExit(f"unknown scenario {scenario!r}")
-    finally:
-        await project.db.get_engine().dispose()
-
-
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:]))
+    run_scenario(
+        FaultProject,
+        {
+            "survive": survive,
+            "atomicity": atomicity,
+            "concurrency": concurrency,
+            "exhaustion": exhaustion,
+        },
+        *sys.argv[1:],
+    )

@@ -15,32 +15,19 @@ asserts on it.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import json
 import sys
 import time
 from collections import Counter
-from typing import Any
 
+from common import Project, report, run_scenario
 from sqlalchemy import func, insert, select, text
 
 REPLICATION_TIMEOUT = 30.0  # seconds
 
 
-def report(**fields: Any) -> None:
-    print(json.dumps(fields), flush=True)
-
-
 def describe(error: BaseException) -> str:
     message = str(error).splitlines()[0] if str(error) else ""
     return f"{type(error).__name__}: {message}"[:200]
-
-
-class Project:
-    def __init__(self, package: str) -> None:
-        self.db = importlib.import_module(f"{package}.db")
-        self.models = importlib.import_module(f"{package}.models")
-        self.unit_of_work = importlib.import_module(f"{package}.unit_of_work").unit_of_work
 
 
 async def load(project: Project, transactions: str, concurrency: str, label: str) -> None:
@@ -185,20 +172,5 @@ async def fallback(project: Project) -> None:
     )
 
 
-async def main(package: str, scenario: str, *arguments: str) -> None:
-    project = Project(package)
-    try:
-        if scenario == "load":
-            await load(project, *arguments)
-        elif scenario == "replica":
-            await replica(project)
-        elif scenario == "fallback":
-            await fallback(project)
-        else:
-            raise SystemExit(f"unknown scenario {scenario!r}")
-    finally:
-        await project.db.get_engine().dispose()
-
-
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:]))
+    run_scenario(Project, {"load": load, "replica": replica, "fallback": fallback}, *sys.argv[1:])

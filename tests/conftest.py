@@ -1,28 +1,45 @@
-"""Fixtures shared by the template's tests."""
+"""Fixtures shared by the template's tests.
+
+Projects are rendered with pytest-copie's fixtures (`copie`, `copie_session`) and handled
+through the companion package's `Project`; `--keep-copied-projects` keeps them for a look.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import Render, render_with
+from pytest_copie.plugin import Copie
 
 from sqlalchemy_async_template.databases import Databases
+from sqlalchemy_async_template.template import (
+    is_template_checkout,
+    isolated_copier_settings,
+    locate,
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Point pytest-copie at this checkout when `--template` was not given, from wherever
+    pytest runs."""
+    if not is_template_checkout(Path(config.option.template)):
+        config.option.template = str(locate().files)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def isolated_copier_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep the developer's own ~/.config/copier/settings.yml out of every render."""
-    settings = tmp_path_factory.mktemp("copier") / "settings.yml"
-    settings.write_text("{}\n", encoding="utf-8")
-    previous = os.environ.get("COPIER_SETTINGS_PATH")
-    os.environ["COPIER_SETTINGS_PATH"] = str(settings)
-    yield
-    if previous is None:
-        del os.environ["COPIER_SETTINGS_PATH"]
-    else:
-        os.environ["COPIER_SETTINGS_PATH"] = previous
+    with isolated_copier_settings(tmp_path_factory.mktemp("copier")):
+        yield
+
+
+@pytest.fixture(scope="session")
+def render(copie_session: Copie) -> Render:
+    """Render a combination once per session: `render(combination, **answers) -> Project`."""
+    return lambda combination, **answers: render_with(copie_session, combination, **answers)
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +48,3 @@ def databases() -> Iterator[Databases]:
     when its session ends, whatever the outcome."""
     with Databases() as databases:
         yield databases
-
-
-@pytest.fixture(scope="session")
-def render_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("projects")

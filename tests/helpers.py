@@ -1,36 +1,53 @@
-"""Small helpers for the tests that drive the plain `copier` command line and git, as a user
-would (test_update.py, test_answers.py, test_prompts.py)."""
+"""Small helpers of the template's tests: rendering with pytest-copie, and driving the plain
+`copier` command line and git as a user would."""
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy_async_template.matrix import TEMPLATE_ROOT
+from pytest_copie.plugin import Copie, Result
 
-# The `copier` console script of the environment running the tests: the plain command line,
-# never given `--trust`.
-COPIER = str(Path(sys.executable).with_name("copier"))
-if not Path(COPIER).is_file():  # pragma: no cover - an environment without the script
-    COPIER = shutil.which("copier") or "copier"
+from sqlalchemy_async_template.matrix import Combination
+from sqlalchemy_async_template.project import Project
+from sqlalchemy_async_template.runner import PROJECT_NAME
+from sqlalchemy_async_template.template import empty_copier_settings
+from sqlalchemy_async_template.tools import copier_executable
 
+Render = Callable[..., Project]
 CONFLICT_MARKER = re.compile(r"^(<{7}|>{7})( |$)|^={7}$", re.MULTILINE)
-# Files in the working tree, committed or not, but not git-ignored.
-GIT_LS_WORKING_TREE = ("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
 ANSI_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+
+
+# --- pytest-copie ---------------------------------------------------------------------------
+
+
+def project_of(result: Result) -> Project:
+    """The project pytest-copie rendered, or the error that stopped it."""
+    if result.exception is not None:
+        raise result.exception
+    assert result.project_dir is not None
+    return Project(result.project_dir)
+
+
+def render_with(copie: Copie, combination: Combination, **answers: Any) -> Project:
+    """Render `combination` (plus `answers`) with a pytest-copie fixture."""
+    return project_of(
+        copie.copy(extra_answers={"project_name": PROJECT_NAME, **combination.answers(), **answers})
+    )
+
+
+# --- the command line, as a user runs it ----------------------------------------------------
 
 
 def user_env(home: Path) -> dict[str, str]:
     """The environment of a user with no Copier settings and no git configuration of their own:
     the developer's ~/.config/copier/settings.yml and ~/.gitconfig must not leak into a test."""
     home.mkdir(parents=True, exist_ok=True)
-    settings = home / "copier-settings.yml"
-    settings.write_text("{}\n", encoding="utf-8")
     env = {
         key: value
         for key, value in os.environ.items()
@@ -38,7 +55,7 @@ def user_env(home: Path) -> dict[str, str]:
         if key not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH"}
     }
     env.update(
-        COPIER_SETTINGS_PATH=str(settings),
+        empty_copier_settings(home),
         GIT_CONFIG_GLOBAL=str(home / "gitconfig"),
         GIT_CONFIG_NOSYSTEM="1",
         GIT_AUTHOR_NAME="Test User",
@@ -80,7 +97,7 @@ def run(
 
 def copier(*arguments: str, cwd: Path, env: dict[str, str], check: bool = True) -> str:
     """`copier ARGUMENTS...` as a user types it (no `--trust`); returns what it printed."""
-    result = run([COPIER, *arguments], cwd=cwd, env=env, check=check)
+    result = run([copier_executable(), *arguments], cwd=cwd, env=env, check=check)
     return result.stdout + result.stderr
 
 
@@ -124,24 +141,6 @@ def conflicted_files(root: Path) -> set[str]:
         if CONFLICT_MARKER.search(text):
             found.add(name)
     return found
-
-
-def snapshot_template(destination: Path) -> Path:
-    """Copy the template as it is in the working tree (committed or not, but not git-ignored)
-    to `destination`: what Copier needs, `copier.yml` and `template/`."""
-    listing = subprocess.run(
-        [*GIT_LS_WORKING_TREE, "--", "copier.yml", "template"],
-        cwd=TEMPLATE_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode("utf-8")
-    for name in filter(None, listing.split("\0")):
-        source = TEMPLATE_ROOT / name
-        if source.is_file():  # a tracked file deleted in the working tree is left out
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    return destination
 
 
 def strip_ansi(text: str) -> str:

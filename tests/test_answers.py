@@ -5,19 +5,19 @@ reaches `.copier-answers.yml` or git."""
 from __future__ import annotations
 
 import keyword
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
 import yaml
-from helpers import COPIER, data_options, git, run, user_env
 from helpers import copier as copier_cli
+from helpers import data_options, git, project_of, run, user_env
+from pytest_copie.plugin import Copie
 
-from sqlalchemy_async_template.matrix import TEMPLATE_ROOT, choices
-from sqlalchemy_async_template.render import render
+from sqlalchemy_async_template.questions import choices
+from sqlalchemy_async_template.template import locate
+from sqlalchemy_async_template.tools import copier_executable
 
 GOOD = {"project_name": "Blog Service"}
 SECRET = "Sup3r-S3cret!"
@@ -114,28 +114,17 @@ def assert_explains(message: str, case: BadAnswer) -> None:
 
 
 def assert_nothing_written(destination: Path) -> None:
-    assert not destination.exists() or not any(destination.iterdir()), (
-        f"a refused answer left files behind: {sorted(p.name for p in destination.iterdir())}"
-    )
+    written = sorted(str(path) for path in destination.rglob("*") if not path.is_dir())
+    assert written == [], f"a refused answer left files behind: {written}"
 
 
-# Copier clones the working tree, uncommitted changes included, before it validates.
-@pytest.mark.filterwarnings("ignore::copier.errors.DirtyLocalWarning")
 @pytest.mark.parametrize("case", BAD_ANSWERS)
-def test_a_bad_answer_is_refused_by_the_api(case: BadAnswer, tmp_path: Path) -> None:
-    destination = tmp_path / "project"
-    with pytest.raises(ValueError, match="Validation error") as refusal:
-        copier.run_copy(
-            str(TEMPLATE_ROOT),
-            destination,
-            data={**GOOD, **case.answers},
-            defaults=True,
-            unsafe=False,
-            vcs_ref="HEAD",
-            quiet=True,
-        )
-    assert_explains(str(refusal.value), case)
-    assert not destination.exists()
+def test_a_bad_answer_is_refused_by_the_api(case: BadAnswer, copie: Copie) -> None:
+    result = copie.copy(extra_answers={**GOOD, **case.answers})
+    assert isinstance(result.exception, ValueError), result
+    assert "Validation error" in str(result.exception)
+    assert_explains(str(result.exception), case)
+    assert_nothing_written(copie.test_dir)
 
 
 @pytest.mark.parametrize("case", BAD_ANSWERS)
@@ -145,13 +134,13 @@ def test_a_bad_answer_is_refused_by_the_command_line(case: BadAnswer, tmp_path: 
     destination.mkdir()  # created beforehand, as people do: it must stay empty
     result = run(
         [
-            COPIER,
+            copier_executable(),
             "copy",
             "--defaults",
             "--vcs-ref",
             "HEAD",
             *data_options({**GOOD, **case.answers}),
-            str(TEMPLATE_ROOT),
+            locate().location,
             str(destination),
         ],
         cwd=tmp_path,
@@ -164,23 +153,10 @@ def test_a_bad_answer_is_refused_by_the_command_line(case: BadAnswer, tmp_path: 
 
 
 @pytest.mark.parametrize("case", BAD_ANSWERS)
-def test_the_answer_a_refusal_proposes_is_accepted(case: BadAnswer, tmp_path: Path) -> None:
+def test_the_answer_a_refusal_proposes_is_accepted(case: BadAnswer, copie: Copie) -> None:
     answers = {**GOOD, **case.answers, case.question: case.instead}
-    project = quiet_render(tmp_path / "project", answers)
-    assert recorded_answers(project)[case.question] == case.instead
-
-
-def quiet_render(destination: Path, answers: dict[str, Any]) -> Path:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", copier.errors.DirtyLocalWarning)
-        return render(destination, answers)
-
-
-def recorded_answers(project: Path) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(
-        (project / ".copier-answers.yml").read_text(encoding="utf-8")
-    )
-    return data
+    project = project_of(copie.copy(extra_answers=answers))
+    assert project.answers[case.question] == case.instead
 
 
 @pytest.mark.parametrize(
@@ -198,12 +174,12 @@ def recorded_answers(project: Path) -> dict[str, Any]:
         pytest.param({"project_name": "  Ops -- Dashboard!  "}, "ops_dashboard", id="punctuation"),
     ],
 )
-def test_good_answers_pass(answers: dict[str, str], package: str, tmp_path: Path) -> None:
-    project = quiet_render(tmp_path / "project", answers)
-    assert recorded_answers(project)["package_name"] == package
+def test_good_answers_pass(answers: dict[str, str], package: str, copie: Copie) -> None:
+    project = project_of(copie.copy(extra_answers=answers))
+    assert project.package == package
     assert package.isidentifier()
     assert not keyword.iskeyword(package)
-    assert (project / "src" / package / "__init__.py").is_file()
+    assert (project.path / "src" / package / "__init__.py").is_file()
 
 
 def test_the_database_password_stays_out_of_the_answers_file_and_out_of_git(
@@ -218,7 +194,7 @@ def test_the_database_password_stays_out_of_the_answers_file_and_out_of_git(
         "--vcs-ref",
         "HEAD",
         *data_options({**GOOD, "database_driver": "asyncpg", "database_password": SECRET}),
-        str(TEMPLATE_ROOT),
+        locate().location,
         str(project),
         cwd=tmp_path,
         env=env,
@@ -226,7 +202,7 @@ def test_the_database_password_stays_out_of_the_answers_file_and_out_of_git(
     answers_text = (project / ".copier-answers.yml").read_text(encoding="utf-8")
     assert "database_password" not in answers_text
     assert SECRET not in answers_text
-    assert recorded_answers(project)["database_driver"] == "asyncpg"
+    assert yaml.safe_load(answers_text)["database_driver"] == "asyncpg"
 
     dotenv = (project / ".env").read_text(encoding="utf-8")
     assert f"DATABASE_PASSWORD={SECRET}\n" in dotenv
@@ -248,9 +224,9 @@ def test_the_database_password_stays_out_of_the_answers_file_and_out_of_git(
 
 
 @pytest.mark.parametrize("driver", choices("database_driver"))
-def test_dotenv_is_git_ignored_for_every_driver(driver: str, tmp_path: Path) -> None:
+def test_dotenv_is_git_ignored_for_every_driver(driver: str, copie: Copie, tmp_path: Path) -> None:
     env = user_env(tmp_path / "home")
-    project = quiet_render(tmp_path / "project", {**GOOD, "database_driver": driver})
+    project = project_of(copie.copy(extra_answers={**GOOD, "database_driver": driver})).path
     assert (project / ".env").is_file()
     git("init", "-q", cwd=project, env=env)
     assert is_ignored(project, ".env", env)

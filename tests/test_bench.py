@@ -1,40 +1,38 @@
-"""`sqla-template bench` runs end to end and reports every measurement the issue asks for.
+"""`sqla-template bench` runs end to end and reports what it measured.
 
-Timings on a shared machine are noise, so these tests check the report's shape and the
-statement counts, never the value of a ratio.
+Timings on a shared machine are noise, so these tests check what does not depend on speed:
+the statement counts, that both sides of every comparison ran, and what the reports say.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner
 
-from sqlalchemy_async_template import bench
-from sqlalchemy_async_template.cli import app
+from sqlalchemy_async_template.cli import PERFORMANCE_SECTION, app
+from sqlalchemy_async_template.docs import marked_section
 
 runner = CliRunner()
-PAGE_SIZES = {"10", "100", "1000"}
+PAGE_SIZES = ["10", "100", "1000"]
 
 
 def test_bench_measures_a_driver_and_the_render(tmp_path: Path) -> None:
     report_file = tmp_path / "bench.json"
+    performance = tmp_path / "performance.md"
+    performance.write_text(
+        f"# Performance\n\nHand-written targets.\n\n<!-- {PERFORMANCE_SECTION}:start -->\n"
+        f"old figures\n<!-- {PERFORMANCE_SECTION}:end -->\n\nHand-written notes.\n",
+        encoding="utf-8",
+    )
     result = runner.invoke(
         app,
         [
-            "bench",
-            "--drivers",
-            "aiosqlite",
-            "--rows",
-            "500",
-            "--rounds",
-            "2",
-            "--json",
-            str(report_file),
-            "--workdir",
-            str(tmp_path / "work"),
+            *("bench", "--drivers", "aiosqlite", "--rows", "500", "--rounds", "2"),
+            *("--json", str(report_file), "--markdown", str(performance)),
         ],
     )
     assert result.exit_code == 0, result.output
@@ -43,21 +41,35 @@ def test_bench_measures_a_driver_and_the_render(tmp_path: Path) -> None:
 
     report: dict[str, Any] = json.loads(report_file.read_text(encoding="utf-8"))
     assert report["parameters"]["rows"] == 500
+    assert report["machine"]["cpus"] >= 1
     assert set(report["drivers"]) == {"aiosqlite"}
     measured = report["drivers"]["aiosqlite"]
-    for ratio in ("bulk_insert_ratio", "read_ratio", "read_orm_ratio"):
-        assert isinstance(measured[ratio], float), ratio
-        assert measured[ratio] > 0, ratio
-    for name in ("statements", "statements_read_model"):
-        counts = measured[name]
-        assert set(counts) == PAGE_SIZES, name
-        assert len(set(counts.values())) == 1, f"{name} grow with the page size: {counts}"
-        assert max(counts.values()) <= bench.MAX_STATEMENTS, counts
-    assert measured["details"]["bulk_insert"]["raw_seconds"] > 0
-    assert report["render_ratio"] > 0
-    assert report["render"]["in_process"]["floor_seconds"] > 0
-    assert isinstance(report["missed_targets"], list)
+    # Repository methods cost a fixed number of statements, whatever the page size.
+    assert measured["statements"] == dict.fromkeys(PAGE_SIZES, 3)
+    assert measured["statements_read_model"] == dict.fromkeys(PAGE_SIZES, 2)
+    details = measured["details"]
+    for name in ("bulk_insert", "read", "read_orm"):
+        comparison = details[name]
+        assert comparison["generated_seconds"] > 0, name
+        assert comparison["raw_seconds"] > 0, name
+        assert math.isclose(
+            comparison["ratio"],
+            comparison["raw_seconds"] / comparison["generated_seconds"],
+            rel_tol=0.01,
+            abs_tol=0.001,
+        ), name
+    assert details["versions"]["sqlalchemy"].startswith("2.1")
+    assert details["versions"]["server"].startswith("3.")  # SQLite 3
+    assert report["render"]["command"]["floor_seconds"] > 0
     assert "matrix" not in report
+
+    written = performance.read_text(encoding="utf-8")
+    figures = marked_section(written, PERFORMANCE_SECTION)
+    assert "old figures" not in figures
+    assert "| aiosqlite |" in figures
+    assert f"{report['machine']['cpus']} CPUs" in figures
+    assert written.startswith("# Performance\n\nHand-written targets.\n")
+    assert written.endswith("\nHand-written notes.\n")
 
 
 def test_bench_refuses_an_unknown_driver() -> None:
@@ -66,20 +78,14 @@ def test_bench_refuses_an_unknown_driver() -> None:
     assert "oracle" in result.output
 
 
-def test_missed_targets_say_which_and_by_how_much() -> None:
-    report: dict[str, Any] = {
-        "render_ratio": 1.7,
-        "drivers": {
-            "asyncpg": {
-                "bulk_insert_ratio": 0.5,
-                "read_ratio": 0.9,
-                "statements": {"10": 3, "100": 4},
-                "statements_read_model": {"10": 2, "100": 2},
-            }
-        },
-    }
-    assert bench.missed_targets(report) == [
-        "asyncpg: bulk insert ratio 0.5 < 0.75",
-        "asyncpg: statements {'10': 3, '100': 4} not constant <= 3",
-        "render ratio 1.7 > 1.5",
-    ]
+def test_bench_markdown_needs_its_markers(tmp_path: Path) -> None:
+    """Figures are never written over a file's hand-written text: without the markers, the
+    command says which lines to add (before measuring anything)."""
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\n", encoding="utf-8")
+    result = runner.invoke(
+        app, ["bench", "--drivers", "aiosqlite", "--markdown", str(notes), "--rounds", "1"]
+    )
+    assert result.exit_code == 1
+    assert f"<!-- {PERFORMANCE_SECTION}:start -->" in result.output
+    assert notes.read_text(encoding="utf-8") == "# Notes\n"

@@ -4,16 +4,17 @@ would, with the keyboard (no `--defaults`, no `--trust`)."""
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pexpect
 import pytest
 import yaml
-from helpers import COPIER, squeeze, strip_ansi, user_env
+from helpers import squeeze, strip_ansi, user_env
 
-from sqlalchemy_async_template.matrix import TEMPLATE_ROOT, choices, questions
+from sqlalchemy_async_template.questions import choices, question
+from sqlalchemy_async_template.template import locate
+from sqlalchemy_async_template.tools import copier_executable
 
 TIMEOUT = 30  # seconds, for every single expectation
 CURSOR_POSITION_REQUEST = "\x1b[6n"
@@ -22,16 +23,14 @@ CLEAR_LINE = "\x15"  # Ctrl-U: delete everything left of the cursor
 SECRET = "Sup3r-S3cret!"
 
 
-def help_of(question: str) -> str:
-    return " ".join(str(questions()[question]["help"]).split())
+def help_of(name: str) -> str:
+    return question(name).help
 
 
-def label_of(question: str, value: str) -> str:
+def label_of(name: str, value: str) -> str:
     """The text a select list shows for `value` (copier.yml maps labels to values)."""
-    options = questions()[question]["choices"]
-    assert isinstance(options, Mapping)
-    (label,) = [label for label, choice in options.items() if choice == value]
-    return str(label)
+    (label,) = [label for label, choice in question(name).choices.items() if choice == value]
+    return label
 
 
 class Terminal:
@@ -44,8 +43,8 @@ class Terminal:
         env["TERM"] = "xterm"
         self.transcript = io.StringIO()
         self.child = pexpect.spawn(
-            COPIER,
-            ["copy", "--vcs-ref", "HEAD", str(TEMPLATE_ROOT), str(self.destination)],
+            copier_executable(),
+            ["copy", "--vcs-ref", "HEAD", locate().location, str(self.destination)],
             cwd=str(tmp_path),
             env=env,
             dimensions=(40, 120),
@@ -68,19 +67,19 @@ class Terminal:
                 return
             self.child.send("\x1b[1;1R")
 
-    def ask(self, question: str) -> None:
+    def ask(self, name: str) -> None:
         """Wait for a question, recognised by its help text from copier.yml."""
-        self.expect(help_of(question)[:30])
+        self.expect(help_of(name)[:30])
 
     def type(self, keys: str) -> None:
         self.child.send(keys)
 
-    def choose(self, question: str, value: str) -> None:
+    def choose(self, name: str, value: str) -> None:
         """Pick `value` in a select list with the arrow keys, starting from the default."""
-        values = choices(question)
-        default = str(questions()[question]["default"])
-        self.ask(question)
-        self.expect(label_of(question, default))  # the list is on the screen
+        values = choices(name)
+        default = str(question(name).default)
+        self.ask(name)
+        self.expect(label_of(name, default))  # the list is on the screen
         moves = values.index(value) - values.index(default)
         assert moves >= 0
         self.type(DOWN * moves + ENTER)
@@ -125,8 +124,8 @@ def answer_the_project_questions(terminal: Terminal) -> None:
     terminal.ask("package_name")
     terminal.expect("blog_service")  # the default, computed from the project name
     terminal.type(ENTER)
-    for question in ("description", "author_name", "author_email"):
-        terminal.ask(question)
+    for name in ("description", "author_name", "author_email"):
+        terminal.ask(name)
         terminal.type(ENTER)
 
 
@@ -146,7 +145,7 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
     terminal.finish()
 
     # Every question was asked with its help text, and the answers read back as chosen.
-    for question in (
+    for name in (
         "project_name",
         "package_name",
         "description",
@@ -160,13 +159,13 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
         "pgbouncer",
         "read_replica",
     ):
-        assert terminal.showed(help_of(question)), f"the help of {question} was not shown"
-    for question, value in (
+        assert terminal.showed(help_of(name)), f"the help of {name} was not shown"
+    for name, value in (
         ("database_driver", "psycopg"),
         ("model_style", "classic"),
         ("session_pattern", "scoped"),
     ):
-        assert terminal.showed(label_of(question, value))
+        assert terminal.showed(label_of(name, value))
     assert SECRET not in terminal.screen(), "the password was shown on the screen"
     assert terminal.showed('Your project "Blog Service" is ready')
 
@@ -175,9 +174,9 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
     assert {key: answers[key] for key in answers if not key.startswith("_")} == {
         "project_name": "Blog Service",
         "package_name": "blog_service",
-        "description": questions()["description"]["default"],
-        "author_name": questions()["author_name"]["default"],
-        "author_email": questions()["author_email"]["default"],
+        "description": question("description").default,
+        "author_name": question("author_name").default,
+        "author_email": question("author_email").default,
         "database_driver": "psycopg",
         "model_style": "classic",
         "session_pattern": "scoped",
@@ -201,15 +200,15 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
 
 def test_sqlite_needs_no_password_question(terminal: Terminal) -> None:
     answer_the_project_questions(terminal)
-    for question in ("database_driver", "model_style", "session_pattern"):
-        terminal.ask(question)
+    for name in ("database_driver", "model_style", "session_pattern"):
+        terminal.ask(name)
         terminal.type(ENTER)  # the defaults: SQLite, annotated, unit of work
     terminal.ask("include_examples")
     terminal.type("n")
     terminal.finish()
 
-    for question in ("database_password", "pgbouncer", "read_replica"):
-        assert not terminal.showed(help_of(question)[:30]), f"{question} was asked for SQLite"
+    for name in ("database_password", "pgbouncer", "read_replica"):
+        assert not terminal.showed(help_of(name)[:30]), f"{name} was asked for SQLite"
     assert "🕵" not in terminal.screen()  # Copier's mark of a secret question
     answers = recorded_answers(terminal.destination)
     assert answers["database_driver"] == "aiosqlite"

@@ -19,22 +19,23 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from helpers import Render
 from scenario import (
+    SCENARIOS,
     SERVER_DRIVERS,
-    ManagedServers,
     Report,
     ScenarioProcess,
-    installed_project,
+    checked_run,
+    installed,
     migrate,
-    run_command,
     run_scenario,
-    scenario_environment,
 )
 
-from sqlalchemy_async_template.matrix import Combination, dialect_of, url_scheme_of
+from sqlalchemy_async_template.databases import Databases
+from sqlalchemy_async_template.matrix import Combination
+from sqlalchemy_async_template.project import Project
 from sqlalchemy_async_template.servers import ManagedServer, free_port
 
 SCHEMATHESIS = "schemathesis>=4,<5"
@@ -46,50 +47,34 @@ class Deployment:
     """A generated project, installed and migrated, with its own database on a server that
     only this module uses (so that restarting it disturbs no other test)."""
 
-    driver: str
-    project: Path
+    project: Project
     server: ManagedServer
     database: str
-    url: str
 
 
 @pytest.fixture(scope="module")
-def servers() -> Iterator[ManagedServers]:
-    managed = ManagedServers()
-    yield managed
-    managed.close()
+def servers() -> Iterator[Databases]:
+    with Databases() as databases:
+        yield databases
 
 
 def deploy(
-    combination: Combination, servers: ManagedServers, root: Path, database: str
+    combination: Combination, servers: Databases, render: Render, database: str
 ) -> Deployment:
-    project = installed_project(combination, root / combination.slug)
-    managed = servers.server(dialect_of(combination.database_driver))
-    managed.server.create_database(database)
-    url = managed.server.url(url_scheme_of(combination.database_driver), database)
-    if managed.server.dialect == "mysql":
-        url += "?charset=utf8mb4"
-    migrate(project, url)
-    return Deployment(combination.database_driver, project, managed, database, url)
+    project = installed(servers.attach(render(combination), database))
+    migrate(project)
+    return Deployment(project, servers.server(project.dialect), database)
 
 
 @pytest.fixture(scope="module", params=SERVER_DRIVERS)
-def deployment(
-    request: pytest.FixtureRequest,
-    servers: ManagedServers,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Deployment:
+def deployment(request: pytest.FixtureRequest, servers: Databases, render: Render) -> Deployment:
     driver: str = request.param
-    combination = Combination(driver, "annotated", "uow")
-    return deploy(combination, servers, tmp_path_factory.mktemp("reliability"), f"faults_{driver}")
+    return deploy(Combination(driver, "annotated", "uow"), servers, render, f"faults_{driver}")
 
 
 def survive(deployment: Deployment, label: str, fault: str) -> tuple[Report, Report]:
     """Run the `survive` scenario with `fault` ("kill" or "restart") in its middle."""
-    environment = scenario_environment(deployment.url)
-    with ScenarioProcess(
-        deployment.project, "reliability.py", "survive", label, environment=environment
-    ) as scenario:
+    with ScenarioProcess(deployment.project, "reliability.py", "survive", label) as scenario:
         ready = scenario.next_report()
         assert ready["phase"] == "ready", ready
         if fault == "kill":
@@ -124,12 +109,7 @@ def test_a_server_restart_loses_no_committed_row_and_needs_no_retry(
 
 
 def test_a_unit_of_work_that_fails_half_way_commits_nothing(deployment: Deployment) -> None:
-    [report] = run_scenario(
-        deployment.project,
-        "reliability.py",
-        "atomicity",
-        environment=scenario_environment(deployment.url),
-    )
+    [report] = run_scenario(deployment.project, "reliability.py", "atomicity")
     assert "IntegrityError" in (report["integrity_error"] or "")
     assert report["application_error"] == ("RuntimeError: the application failed after two inserts")
     # Neither the two inserts before the duplicate nor the ones before the exception stayed.
@@ -140,12 +120,8 @@ def test_a_unit_of_work_that_fails_half_way_commits_nothing(deployment: Deployme
 
 
 def test_200_concurrent_units_of_work_store_every_row(deployment: Deployment) -> None:
-    environment = scenario_environment(
-        deployment.url, DATABASE_POOL_SIZE="5", DATABASE_MAX_OVERFLOW="5"
-    )
-    [report] = run_scenario(
-        deployment.project, "reliability.py", "concurrency", environment=environment
-    )
+    pool = {"DATABASE_POOL_SIZE": "5", "DATABASE_MAX_OVERFLOW": "5"}
+    [report] = run_scenario(deployment.project, "reliability.py", "concurrency", settings=pool)
     assert report["error_count"] == 0, report["errors"]
     assert report["stored"] == 200
     assert (report["pool_size"], report["max_overflow"]) == (5, 5)
@@ -155,15 +131,8 @@ def test_200_concurrent_units_of_work_store_every_row(deployment: Deployment) ->
 
 
 def test_an_exhausted_pool_fails_fast_with_a_clear_timeout(deployment: Deployment) -> None:
-    environment = scenario_environment(
-        deployment.url,
-        DATABASE_POOL_SIZE="2",
-        DATABASE_MAX_OVERFLOW="0",
-        DATABASE_POOL_TIMEOUT="1",
-    )
-    [report] = run_scenario(
-        deployment.project, "reliability.py", "exhaustion", environment=environment
-    )
+    pool = {"DATABASE_POOL_SIZE": "2", "DATABASE_MAX_OVERFLOW": "0", "DATABASE_POOL_TIMEOUT": "1"}
+    [report] = run_scenario(deployment.project, "reliability.py", "exhaustion", settings=pool)
     assert report["error"] is not None, "the third session got a connection"
     assert "QueuePool limit of size 2 overflow 0 reached" in report["error"]
     assert "timed out, timeout 1.00" in report["error"]
@@ -180,7 +149,7 @@ class ServedApi:
     base_url: str
 
 
-def wait_for_health(base_url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_for_health(base_url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, "uvicorn exited while starting"
@@ -196,24 +165,18 @@ def wait_for_health(base_url: str, process: subprocess.Popen[bytes], timeout: fl
 
 @pytest.fixture(scope="module", params=["asyncpg", "aiomysql"])
 def served_api(
-    request: pytest.FixtureRequest,
-    servers: ManagedServers,
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, servers: Databases, render: Render
 ) -> Iterator[ServedApi]:
     driver: str = request.param
-    combination = Combination(driver, "annotated", "fastapi")
-    deployment = deploy(combination, servers, tmp_path_factory.mktemp("api"), f"api_{driver}")
+    deployment = deploy(
+        Combination(driver, "annotated", "fastapi"), servers, render, f"api_{driver}"
+    )
+    project = deployment.project
     port = free_port()
-    argv = [str(deployment.project / ".venv/bin/uvicorn"), "example_service.api:app"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    log = deployment.project / "uvicorn.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            argv,
-            cwd=deployment.project,
-            env=scenario_environment(deployment.url),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
+    argv = ["uvicorn", f"{project.package}.api:app", "--host", "127.0.0.1", "--port", str(port)]
+    with (project.path / "uvicorn.log").open("w") as log:
+        process = project.start(
+            [*argv, "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT
         )
     try:
         wait_for_health(f"http://127.0.0.1:{port}", process)
@@ -249,10 +212,8 @@ REFUSE_AT_COMMIT = (
 # after every flush succeeded (each generated FastAPI project tests a failing commit itself).
 @pytest.mark.parametrize("served_api", ["asyncpg"], indirect=True)
 def test_a_commit_refused_by_the_database_is_a_server_error(served_api: ServedApi) -> None:
-    deployment = served_api.deployment
-    environment = scenario_environment(deployment.url)
-    sql = ["python", str(Path(__file__).parent / "scenarios/sql.py"), "example_service"]
-    run_command(deployment.project, [*sql, *REFUSE_AT_COMMIT], environment)
+    project = served_api.deployment.project
+    run_sql(project, *REFUSE_AT_COMMIT)
     try:
         refused = b'{"name": "Refused at commit", "email": "refused@example.com"}'
         assert post_json(f"{served_api.base_url}/users", refused) == 500
@@ -261,32 +222,26 @@ def test_a_commit_refused_by_the_database_is_a_server_error(served_api: ServedAp
         with urllib.request.urlopen(f"{served_api.base_url}/users/search?name=at+commit") as found:
             assert found.read() == b"[]"  # nothing of the failed request was stored
     finally:
-        drop = ("DROP TRIGGER refuse_at_commit ON users", "DROP FUNCTION refuse_at_commit()")
-        run_command(deployment.project, [*sql, *drop], environment)
+        run_sql(
+            project, "DROP TRIGGER refuse_at_commit ON users", "DROP FUNCTION refuse_at_commit()"
+        )
+
+
+def run_sql(project: Project, *statements: str) -> None:
+    completed = project.run_script(SCENARIOS / "sql.py", project.package, *statements)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
 def test_schemathesis_finds_no_server_error(served_api: ServedApi) -> None:
     project = served_api.deployment.project
-    python = str(project / ".venv/bin/python")
-    subprocess.run(
-        ["uv", "pip", "install", "--quiet", "--python", python, SCHEMATHESIS],
-        check=True,
-        timeout=600,
-    )
-    argv = [str(project / ".venv/bin/schemathesis"), "run", f"{served_api.base_url}/openapi.json"]
+    python = project.executable("python")
+    checked_run(project, ["uv", "pip", "install", "--quiet", "--python", python, SCHEMATHESIS], 600)
+    argv = ["schemathesis", "run", f"{served_api.base_url}/openapi.json"]
     argv += ["--checks", "not_a_server_error", "--max-examples", str(SCHEMATHESIS_EXAMPLES)]
     argv += ["--workers", "1", "--no-shrink", "--phases", "coverage,fuzzing,stateful"]
-    completed = subprocess.run(
-        argv,
-        cwd=project,
-        env=scenario_environment(served_api.deployment.url, NO_COLOR="1"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    completed = project.run(argv, settings={"NO_COLOR": "1"}, timeout=600)
     output = completed.stdout + completed.stderr
-    log = (project / "uvicorn.log").read_text(encoding="utf-8", errors="replace")
+    log = (project.path / "uvicorn.log").read_text(encoding="utf-8", errors="replace")
     assert completed.returncode == 0, f"{output}\n--- uvicorn ---\n{log[-5000:]}"
     generated = re.search(r"(\d+) generated", output)
     assert generated is not None, output

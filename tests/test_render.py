@@ -9,11 +9,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import Render
 
-from sqlalchemy_async_template.matrix import Combination, all_combinations, skeleton_of
-from sqlalchemy_async_template.render import render_combination
+from sqlalchemy_async_template.matrix import (
+    Combination,
+    all_combinations,
+    option_combinations,
+    skeleton_of,
+)
 
-RENDERED = [*all_combinations(), *(skeleton_of(c) for c in all_combinations()[:6:3])]
+RENDERED = [
+    *all_combinations(),
+    *option_combinations(),
+    *(skeleton_of(c) for c in all_combinations()[:6:3]),
+]
 JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 FASTAPI_ONLY = ("api/app.py", "api/deps.py", "tests/test_api.py")
 
@@ -23,12 +32,9 @@ def project_files(project: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module", params=RENDERED, ids=lambda c: c.slug)
-def rendered(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Combination, Path]:
+def rendered(request: pytest.FixtureRequest, render: Render) -> tuple[Combination, Path]:
     combination: Combination = request.param
-    project = render_combination(combination, tmp_path_factory.mktemp(combination.slug) / "p")
-    return combination, project
+    return combination, render(combination).path
 
 
 def test_python_files_parse(rendered: tuple[Combination, Path]) -> None:

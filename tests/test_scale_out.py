@@ -13,23 +13,16 @@ generated tests, on one server: a real MariaDB replica is not part of this suite
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from scenario import (
-    PACKAGE,
-    SCENARIOS,
-    Report,
-    installed_project,
-    migrate,
-    run_scenario,
-    scenario_environment,
-)
+from helpers import Render
+from scenario import SCENARIOS, Report, installed, migrate, run_scenario
 
-from sqlalchemy_async_template.matrix import Combination, url_scheme_of
+from sqlalchemy_async_template.matrix import Combination
+from sqlalchemy_async_template.project import Project
+from sqlalchemy_async_template.questions import url_scheme_of
 from sqlalchemy_async_template.servers import (
     DatabaseServer,
     pgbouncer,
@@ -62,18 +55,13 @@ def scale_out_servers() -> Iterator[ScaleOutServers]:
         yield ScaleOutServers(primary, standby, bouncer)
 
 
-def load_through(project: Path, url: str, label: str) -> list[Report]:
-    """PROCESSES copies of the `load` scenario at once; their reports."""
-    environment = scenario_environment(url)
-    argv = [str(project / ".venv/bin/python"), str(SCENARIOS / "scale_out.py"), PACKAGE, "load"]
+def load_through(project: Project, label: str) -> list[Report]:
+    """PROCESSES copies of the `load` scenario at once, on the project's database; their
+    reports."""
+    arguments = [str(TRANSACTIONS_PER_PROCESS), str(CONCURRENCY_PER_PROCESS)]
     processes = [
-        subprocess.Popen(
-            [*argv, str(TRANSACTIONS_PER_PROCESS), str(CONCURRENCY_PER_PROCESS), f"{label}{n}"],
-            cwd=project,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        project.start_script(
+            SCENARIOS / "scale_out.py", project.package, "load", *arguments, f"{label}{n}"
         )
         for n in range(PROCESSES)
     ]
@@ -87,55 +75,59 @@ def load_through(project: Path, url: str, label: str) -> list[Report]:
 
 @pytest.mark.parametrize("driver", POSTGRESQL_DRIVERS)
 def test_pgbouncer_transaction_mode_needs_the_setting_and_works_with_it(
-    driver: str, scale_out_servers: ScaleOutServers, tmp_path: Path
+    driver: str, scale_out_servers: ScaleOutServers, render: Render
 ) -> None:
     servers = scale_out_servers
     database = f"bouncer_{driver}"
     servers.primary.create_database(database)
-    direct_url = servers.primary.url(url_scheme_of(driver), database)
     bounced_url = servers.bouncer.url(url_scheme_of(driver), database)
 
-    with_setting = installed_project(
-        Combination(driver, "annotated", "uow", extra_answers=(("pgbouncer", True),)),
-        tmp_path / "with",
+    with_setting = installed(
+        render(Combination(driver, "annotated", "uow", extra_answers=(("pgbouncer", True),)))
     )
-    without_setting = installed_project(Combination(driver, "annotated", "uow"), tmp_path / "no")
-    migrate(with_setting, direct_url)
+    without_setting = installed(render(Combination(driver, "annotated", "uow")))
+    migrate(with_setting.with_database(servers.primary.url(url_scheme_of(driver), database)))
 
-    reports = load_through(with_setting, bounced_url, "with")
+    reports = load_through(with_setting.with_database(bounced_url), "with")
     assert [report["failures"] for report in reports] == [0] * PROCESSES, reports
     assert sum(report["stored"] for report in reports) == PROCESSES * TRANSACTIONS_PER_PROCESS
 
-    reports = load_through(without_setting, bounced_url, "without")
+    reports = load_through(without_setting.with_database(bounced_url), "without")
     failures = sum(report["failures"] for report in reports)
     reasons = " ".join(reason for report in reports for reason in report["reasons"])
     assert failures > 0, "the load passed through PgBouncer without the setting: it proves nothing"
     assert "prepared statement" in reasons, reasons
 
 
+@dataclass(frozen=True)
+class ReplicaProject:
+    """A project with `read_replica=yes` on the primary, migrated, and its replica's URL."""
+
+    project: Project
+    replica_url: str
+
+
 @pytest.fixture(scope="module", params=POSTGRESQL_DRIVERS)
 def replica_project(
-    request: pytest.FixtureRequest,
-    scale_out_servers: ScaleOutServers,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[Path, str, str]:
-    """A project with `read_replica=yes`, migrated on the primary; its primary and replica URLs."""
+    request: pytest.FixtureRequest, scale_out_servers: ScaleOutServers, render: Render
+) -> ReplicaProject:
     driver: str = request.param
     combination = Combination(driver, "annotated", "uow", extra_answers=(("read_replica", True),))
-    project = installed_project(combination, tmp_path_factory.mktemp("replica") / "project")
     database = f"replica_{driver}"
     scale_out_servers.primary.create_database(database)
     primary_url = scale_out_servers.primary.url(url_scheme_of(driver), database)
-    migrate(project, primary_url)
-    return project, primary_url, scale_out_servers.standby.url(url_scheme_of(driver), database)
+    project = installed(render(combination)).with_database(primary_url)
+    migrate(project)
+    return ReplicaProject(project, scale_out_servers.standby.url(url_scheme_of(driver), database))
 
 
-def test_reads_go_to_the_replica_and_writes_to_the_primary(
-    replica_project: tuple[Path, str, str],
-) -> None:
-    project, primary_url, replica_url = replica_project
-    environment = scenario_environment(primary_url, DATABASE_REPLICA_URL=replica_url)
-    [report] = run_scenario(project, "scale_out.py", "replica", environment=environment)
+def test_reads_go_to_the_replica_and_writes_to_the_primary(replica_project: ReplicaProject) -> None:
+    [report] = run_scenario(
+        replica_project.project,
+        "scale_out.py",
+        "replica",
+        settings={"DATABASE_REPLICA_URL": replica_project.replica_url},
+    )
 
     assert report["own_write_visible"] is True  # a unit of work reads its own writes ...
     assert report["after_write_in_recovery"] is False  # ... from the primary
@@ -151,12 +143,7 @@ def test_reads_go_to_the_replica_and_writes_to_the_primary(
     assert report["lost_rows"] == 0
 
 
-def test_without_a_replica_reads_go_to_the_primary(
-    replica_project: tuple[Path, str, str],
-) -> None:
-    project, primary_url, _ = replica_project
-    [report] = run_scenario(
-        project, "scale_out.py", "fallback", environment=scenario_environment(primary_url)
-    )
+def test_without_a_replica_reads_go_to_the_primary(replica_project: ReplicaProject) -> None:
+    [report] = run_scenario(replica_project.project, "scale_out.py", "fallback")
     assert report["replica_engine"] is False
     assert report["in_recovery"] is False

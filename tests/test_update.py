@@ -2,9 +2,10 @@
 
 A temporary git copy of the template is tagged twice, `v1.0.0` (the template as it is) and
 `v1.1.0` (a README section, a docstring change in the models and a new file). A project is
-rendered from `v1.0.0` with the plain `copier` command line (no `--trust`), committed, and
-edited by its "user": a new module with its test, an edited README section, a new model field
-and the Alembic revision that adds it. Then the user runs `copier update`.
+rendered from `v1.0.0` (pytest-copie), committed, and edited by its "user": a new module with
+its test, an edited README section, a new model field and the Alembic revision that adds it.
+Then the project is updated: with the plain `copier update` command, as a user runs it;
+with pytest-copie's `copie.update`; and with `copier.run_update` where an answer changes.
 
 The expected result is always computed the same way: a fresh render of `v1.1.0` with the
 project's answers, with the user's own changes applied on top.
@@ -12,24 +13,29 @@ project's answers, with the user's own changes applied on top.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Set
 from dataclasses import dataclass
 from pathlib import Path
 
+import copier
 import pytest
 import yaml
 from helpers import (
     conflicted_files,
-    copier,
-    data_options,
     files_of,
     git,
     git_commit_all,
+    project_of,
     run,
-    snapshot_template,
     user_env,
 )
+from helpers import copier as copier_command
+from pytest_copie.plugin import Copie, Result
+
+from sqlalchemy_async_template.project import Project
+from sqlalchemy_async_template.template import snapshot
+from sqlalchemy_async_template.tools import uv_executable
+from sqlalchemy_async_template.verify import STEPS, install, run_step
 
 PROJECT_NAME = "Blog Service"
 PACKAGE = "blog_service"
@@ -67,7 +73,7 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git copy of the template with the two tags."""
     root = tmp_path_factory.mktemp("template")
     env = user_env(tmp_path_factory.mktemp("template-home"))
-    snapshot_template(root)
+    snapshot(root)
     git_commit_all(root, env, "Release 1.0.0")
     git("tag", OLD, cwd=root, env=env)
     release_v1_1(root)
@@ -166,27 +172,21 @@ def apply_user_work(root: Path) -> None:
 @dataclass
 class Workspace:
     template: Path
-    root: Path
+    copie: Copie
     env: dict[str, str]
 
-    def render(self, name: str, ref: str, answers: dict[str, object]) -> Path:
-        destination = self.root / name
-        copier(
-            "copy",
-            "--defaults",
-            "--vcs-ref",
-            ref,
-            *data_options({"project_name": PROJECT_NAME, **answers}),
-            str(self.template),
-            str(destination),
-            cwd=self.root,
-            env=self.env,
+    def render(self, ref: str, answers: dict[str, object]) -> Project:
+        return project_of(
+            self.copie.copy(
+                extra_answers={"project_name": PROJECT_NAME, **answers},
+                template_dir=self.template,
+                vcs_ref=ref,
+            )
         )
-        return destination
 
     def user_project(self, extra_work: Callable[[Path], None] | None = None) -> Path:
         """A project generated from v1.0.0, committed, then edited and committed again."""
-        project = self.render("project", OLD, {})
+        project = self.render(OLD, {}).path
         git_commit_all(project, self.env, "Generate the project")
         apply_user_work(project)
         if extra_work:
@@ -194,14 +194,11 @@ class Workspace:
         git_commit_all(project, self.env, "The user's work")
         return project
 
-    def update(self, project: Path, *options: str) -> str:
-        return copier("update", "--defaults", *options, cwd=project, env=self.env)
-
     def expected(self, answers: dict[str, object]) -> tuple[dict[str, bytes], set[str]]:
         """A fresh render of v1.1.0 with `answers`, plus the user's work: the tree an update
         must give. Also the files where the user's edit cannot apply (its lines are gone from
         the new render), which the update can only leave in conflict."""
-        fresh = self.render("fresh", NEW, answers)
+        fresh = self.render(NEW, answers).path
         unmergeable = {edit.path for edit in USER_EDITS if not edit.applies_to(fresh)}
         for edit in USER_EDITS:
             if edit.path not in unmergeable:
@@ -212,15 +209,12 @@ class Workspace:
 
 
 @pytest.fixture
-def workspace(template_repo: Path, tmp_path: Path) -> Workspace:
-    return Workspace(template_repo, tmp_path, user_env(tmp_path / "home"))
+def workspace(template_repo: Path, copie: Copie, tmp_path: Path) -> Workspace:
+    return Workspace(template_repo, copie, user_env(tmp_path / "home"))
 
 
 def answers_file(project: Path) -> dict[str, object]:
-    data: dict[str, object] = yaml.safe_load(
-        (project / ".copier-answers.yml").read_text(encoding="utf-8")
-    )
-    return data
+    return Project(project).answers
 
 
 def assert_tree(
@@ -248,7 +242,9 @@ def test_update_brings_the_new_template_version_and_keeps_the_users_work(
     project = workspace.user_project()
     dotenv_before = (project / ".env").read_bytes()
 
-    output = workspace.update(project)
+    # The plain command line, as a user runs it: pytest-copie always passes `unsafe=True`, so
+    # only this proves that `copier update` works without `--trust`.
+    output = copier_command("update", "--defaults", cwd=project, env=workspace.env)
 
     assert "1.1.0" in output
     assert answers_file(project)["_commit"] == NEW
@@ -274,14 +270,12 @@ def test_update_brings_the_new_template_version_and_keeps_the_users_work(
     # The updated project still installs, lints and passes its tests, the user's included
     # (test_migrations_match_the_models checks the user's revision against the new field).
     git_commit_all(project, workspace.env, "Update from the template")
-    run(["uv", "sync", "-q"], cwd=project, env=workspace.env)
-    run([".venv/bin/ruff", "check", "-q", "."], cwd=project, env=workspace.env)
-    run([".venv/bin/ruff", "format", "-q", "--check", "."], cwd=project, env=workspace.env)
-    tests = run(
-        [".venv/bin/pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=workspace.env
-    )
-    assert " passed" in tests.stdout
-    assert " failed" not in tests.stdout
+    updated = Project(project)
+    assert install(updated).passed
+    checks = [run_step(step, updated) for step in STEPS if step.name in {"ruff", "pytest"}]
+    for check in checks:
+        assert check.passed, check.output
+    assert " passed" in checks[-1].output
 
 
 @pytest.mark.parametrize(
@@ -326,7 +320,10 @@ def test_update_can_change_an_answer(
     project = workspace.user_project()
     before = files_of(project)
 
-    workspace.update(project, "--data", f"{answer}={value}")
+    # `copie.update` cannot change an answer already recorded (it passes answers as defaults).
+    copier.run_update(
+        project, data={answer: value}, defaults=True, overwrite=True, unsafe=False, quiet=True
+    )
 
     answers = answers_file(project)
     assert answers[answer] == value
@@ -370,7 +367,9 @@ def test_a_real_conflict_is_left_as_markers_that_the_projects_hook_catches(
 
     project = workspace.user_project(rewrite_the_models_docstring)
 
-    workspace.update(project)  # exits 0: conflicts are reported in the files only
+    # Conflicts are reported in the files only: the update itself succeeds.
+    updated = workspace.copie.update(Result(project_dir=project), vcs_ref=NEW)
+    assert updated.exception is None, updated.exception
 
     assert answers_file(project)["_commit"] == NEW
     assert conflicted_files(project) == {models}
@@ -389,10 +388,8 @@ def test_a_real_conflict_is_left_as_markers_that_the_projects_hook_catches(
     ]
     (hook,) = [hook for hook in hooks_repo["hooks"] if hook["id"] == "check-merge-conflict"]
     assert "--assume-in-merge" in hook["args"]
-    uv = shutil.which("uv")
-    assert uv, "uv is needed to run the pinned pre-commit-hooks"
     command = [
-        uv,
+        uv_executable(),
         "tool",
         "run",
         "-q",
@@ -414,7 +411,7 @@ def test_a_real_conflict_is_left_as_markers_that_the_projects_hook_catches(
 
 
 def test_the_generated_readme_explains_updates(workspace: Workspace) -> None:
-    readme = (workspace.render("project", NEW, {}) / "README.md").read_text(encoding="utf-8")
+    readme = (workspace.render(NEW, {}).path / "README.md").read_text(encoding="utf-8")
     section = readme.partition("## Updating from the template")[2]
     assert section, "the README has no section on updating from the template"
     for phrase in (

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
+from helpers import Render
 
 from sqlalchemy_async_template.databases import Databases
 from sqlalchemy_async_template.matrix import (
@@ -15,17 +14,18 @@ from sqlalchemy_async_template.matrix import (
     all_combinations,
     option_combinations,
     skeleton_of,
-    url_scheme_of,
 )
-from sqlalchemy_async_template.render import render_combination
-from sqlalchemy_async_template.runner import check_combination
+from sqlalchemy_async_template.questions import url_scheme_of
 from sqlalchemy_async_template.servers import free_port
-from sqlalchemy_async_template.verify import STEP_NAMES, install, project_environment
+from sqlalchemy_async_template.verify import STEP_NAMES, install, verify
 
 SKELETONS = [
     skeleton_of(Combination("aiosqlite", "annotated", pattern))
     for pattern in ("uow", "fastapi", "scoped")
 ] + [skeleton_of(Combination("asyncpg", "annotated", "uow"))]
+# The generated suites' size: a combination that silently lost tests fails here.
+MIN_TESTS_WITH_EXAMPLES = 20
+MIN_TESTS_SKELETON = 6
 
 
 @pytest.mark.parametrize(
@@ -34,38 +34,33 @@ SKELETONS = [
     ids=lambda c: c.slug,
 )
 def test_combination_verifies(
-    combination: Combination, render_root: Path, databases: Databases
+    combination: Combination, render: Render, databases: Databases
 ) -> None:
-    verification = check_combination(combination, render_root, databases)
+    project = databases.attach(render(combination), combination.slug)
+    verification = verify(project)
     assert verification.passed, verification.failure_report()
     assert [step.name for step in verification.steps] == list(STEP_NAMES)
 
-    pytest_output = verification.steps[-1].output
+    pytest_output = verification.step("pytest").output
     passed = re.search(r"(\d+) passed", pytest_output)
     assert passed is not None, pytest_output
-    assert int(passed.group(1)) >= (20 if combination.include_examples else 6)
+    minimum = MIN_TESTS_WITH_EXAMPLES if combination.include_examples else MIN_TESTS_SKELETON
+    assert int(passed.group(1)) >= minimum
     assert not re.search(r"\d+ (skipped|xfailed|deselected)", pytest_output), pytest_output
 
 
 @pytest.mark.parametrize("driver", ["asyncpg", "aiomysql"])
 def test_unreachable_database_stops_the_tests_with_one_clear_message(
-    driver: str, render_root: Path
+    driver: str, render: Render
 ) -> None:
-    combination = Combination(driver, "annotated", "uow")
-    project = render_combination(combination, render_root / f"unreachable-{driver}")
+    project = render(Combination(driver, "annotated", "uow"))
     assert install(project).passed
     # Nothing listens on a port just handed out and released.
     url = f"{url_scheme_of(driver)}://app:hunter2@127.0.0.1:{free_port()}/nowhere"
 
     started = time.monotonic()
-    completed = subprocess.run(
-        [str(project / ".venv/bin/pytest"), "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        env=project_environment(url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    completed = project.with_database(url).run(
+        ["pytest", "-q", "-p", "no:cacheprovider"], timeout=120
     )
     elapsed = time.monotonic() - started
     output = completed.stdout + completed.stderr

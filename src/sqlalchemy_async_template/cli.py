@@ -1,91 +1,124 @@
-"""`sqla-template`: create projects from the template, and verify them."""
+"""`sqla-template`: create projects from the template, verify them, and measure them."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from . import bench, matrix
-from .matrix import Combination, MatrixError
-from .render import render
+from . import bench, docs
+from .bench.data_layer import DataLayerOptions
+from .bench.report import markdown, results_table, summary_lines
+from .matrix import Combination, MatrixError, select
+from .project import Project
+from .questions import Question, asked, choices
 from .runner import run_matrix
 from .servers import ServerError
-from .verify import STEP_NAMES, StepResult, Verification, verify
+from .template import locate
+from .tools import MissingToolError
+from .verify import STEP_NAMES, StepResult, verify
 
 app = typer.Typer(
-    help="Create async SQLAlchemy 2.1 projects from the template, and verify them.",
+    help="Create async SQLAlchemy 2.1 projects from the template, verify and measure them.",
     no_args_is_help=True,
 )
 console = Console()
+PERFORMANCE_SECTION = "bench"
 
 
-def _choice_help(question: str) -> str:
-    return f"One of: {', '.join(matrix.choices(question))} (default {matrix.default(question)})."
+KNOWN_FAILURES = (MissingToolError, ServerError, bench.BenchError, docs.MissingSectionError)
 
 
-def _check_choice(question: str, value: str | None) -> str | None:
-    if value is not None and value not in matrix.choices(question):
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(matrix.choices(question))}")
-    return value
-
-
-@app.command()
-def new(
-    destination: Annotated[Path, typer.Argument(help="Directory of the new project.")],
-    project_name: Annotated[str | None, typer.Option(help="Human-readable project name.")] = None,
-    driver: Annotated[
-        str | None,
-        typer.Option(
-            help=_choice_help("database_driver"),
-            autocompletion=lambda: list(matrix.choices("database_driver")),
-        ),
-    ] = None,
-    model_style: Annotated[
-        str | None,
-        typer.Option(
-            help=_choice_help("model_style"),
-            autocompletion=lambda: list(matrix.choices("model_style")),
-        ),
-    ] = None,
-    session_pattern: Annotated[
-        str | None,
-        typer.Option(
-            help=_choice_help("session_pattern"),
-            autocompletion=lambda: list(matrix.choices("session_pattern")),
-        ),
-    ] = None,
-    examples: Annotated[
-        bool, typer.Option(help="Include the example domain (User, Post, Tag).")
-    ] = True,
-) -> None:
-    """Create a project, like `copier copy --defaults` with typed options."""
-    answers: dict[str, object] = {"include_examples": examples}
-    for question, value in (
-        ("database_driver", driver),
-        ("model_style", model_style),
-        ("session_pattern", session_pattern),
-    ):
-        if _check_choice(question, value) is not None:
-            answers[question] = value
-    answers["project_name"] = project_name or destination.resolve().name.replace("_", " ")
+@contextmanager
+def failing_clearly() -> Iterator[None]:
+    """A failure the user can act on is one line and exit status 1, not a traceback."""
     try:
-        render(destination, answers, quiet=False)
+        yield
+    except KNOWN_FAILURES as error:
+        console.print(str(error), markup=False, soft_wrap=True)
+        raise typer.Exit(1) from error
+
+
+# --- new ------------------------------------------------------------------------------------
+
+
+def _answer_option(q: Question) -> inspect.Parameter:
+    """A typed option for one question of copier.yml, None (Copier's default) when not given."""
+    flag = q.name.replace("_", "-")
+    help_text = f"{q.help} [default: {docs.default_text(q)}]"
+    option: Any
+    if q.type == "bool":
+        option = typer.Option(f"--{flag}/--no-{flag}", help=help_text, show_default=False)
+        annotation: Any = bool | None
+    elif q.choices:
+        option = typer.Option(f"--{flag}", help=help_text, show_default=False)
+        annotation = Literal[q.values] | None
+    else:
+        option = typer.Option(f"--{flag}", help=help_text, show_default=False)
+        annotation = str | None
+    return inspect.Parameter(
+        q.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[annotation, option],
+    )
+
+
+def _new(destination: Path, **answers: Any) -> None:
+    given = {name: value for name, value in answers.items() if value is not None}
+    source = locate()
+    try:
+        with failing_clearly():
+            Project.render(destination, given, source=source, quiet=False)
     except ValueError as error:  # an answer refused by a copier.yml validator
-        console.print(f"[red]{error}[/red]")
+        console.print(str(error), style="red", markup=False, soft_wrap=True)
         raise typer.Exit(2) from error
+    if source.revision is None:
+        console.print(
+            "Rendered from the copy of the template bundled with sqla-template. "
+            "`copier update` needs a git source: install sqla-template from a checkout or "
+            "a git URL to keep projects updatable."
+        )
+
+
+def _new_command() -> Callable[..., None]:
+    """`new`, with one option per question of copier.yml."""
+
+    def new(**arguments: Any) -> None:
+        """Create a project, like `copier copy --defaults` with typed options for every
+        question; an answer left out takes copier.yml's default."""
+        _new(**arguments)
+
+    destination = inspect.Parameter(
+        "destination",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=Annotated[Path, typer.Argument(help="Directory of the new project.")],
+    )
+    parameters = [destination, *(_answer_option(q) for q in asked())]
+    new.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    new.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
+    return new
+
+
+app.command("new")(_new_command())
+
+
+# --- matrix and verify ----------------------------------------------------------------------
 
 
 def _status_table(
     combinations: list[Combination], results: dict[Combination, dict[str, StepResult]]
 ) -> Table:
-    table = Table(title="Template matrix", show_lines=False)
+    table = Table(title="Template matrix")
     table.add_column("combination")
     for name in STEP_NAMES:
         table.add_column(name, justify="right")
@@ -120,7 +153,7 @@ def matrix_command(
 ) -> None:
     """Render and verify combinations against real databases; exits non-zero on any failure."""
     try:
-        combinations = matrix.select(only or [])
+        combinations = select(only or [])
     except MatrixError as error:
         raise typer.BadParameter(str(error), param_hint="--only") from error
     results: dict[Combination, dict[str, StepResult]] = {}
@@ -135,27 +168,18 @@ def matrix_command(
                 results.setdefault(combination, {})[step.name] = step
                 live.update(_status_table(combinations, results))
 
-            outcome = run_matrix(combinations, root, jobs=jobs, on_step=on_step)
+            with failing_clearly():
+                outcome = run_matrix(combinations, root, jobs=jobs, on_step=on_step)
     console.print()
-    failed = [c for c, v in outcome.verifications.items() if not v.passed]
-    for combination in failed:
+    for combination in outcome.failed:
         console.rule(f"[red]{combination.slug}")
         console.print(outcome.verifications[combination].failure_report(), markup=False)
-    step_totals = {
-        name: sum(
-            step.seconds
-            for verification in outcome.verifications.values()
-            for step in verification.steps
-            if step.name == name
-        )
-        for name in STEP_NAMES
-    }
     console.print(
-        f"{len(combinations) - len(failed)} passed, {len(failed)} failed "
+        f"{len(combinations) - len(outcome.failed)} passed, {len(outcome.failed)} failed "
         f"in {outcome.wall_seconds:.0f}s wall time; time per step summed over combinations: "
-        + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in step_totals.items())
+        + ", ".join(f"{name} {s:.0f}s" for name, s in outcome.seconds_per_step().items())
     )
-    if failed:
+    if outcome.failed:
         raise typer.Exit(1)
 
 
@@ -173,18 +197,26 @@ def verify_command(
         mark = "[green]passed[/green]" if step.passed else "[red]failed[/red]"
         console.print(f"{step.name:<8} {mark} in {step.seconds:.1f}s")
 
-    verification: Verification = verify(project_dir, database_url=database_url, on_step=show)
+    with failing_clearly():
+        verification = verify(Project(project_dir, database_url), on_step=show)
     if not verification.passed:
         console.print(verification.failure_report(), markup=False)
         raise typer.Exit(1)
+
+
+# --- bench ----------------------------------------------------------------------------------
 
 
 def _split_drivers(values: list[str] | None) -> tuple[str, ...]:
     """Drivers from repeated and comma-separated `--drivers` values; all of them by default."""
     drivers = [d.strip() for value in values or [] for d in value.split(",") if d.strip()]
     for driver in drivers:
-        _check_choice("database_driver", driver)
-    return tuple(dict.fromkeys(drivers)) or matrix.choices("database_driver")
+        if driver not in choices("database_driver"):
+            raise typer.BadParameter(
+                f"{driver!r} is not one of {', '.join(choices('database_driver'))}",
+                param_hint="--drivers",
+            )
+    return tuple(dict.fromkeys(drivers)) or choices("database_driver")
 
 
 @app.command("bench")
@@ -193,7 +225,7 @@ def bench_command(
         list[str] | None,
         typer.Option(
             help="Drivers to measure, repeatable or comma-separated (default: all five).",
-            autocompletion=lambda: list(matrix.choices("database_driver")),
+            autocompletion=lambda: list(choices("database_driver")),
         ),
     ] = None,
     rows: Annotated[int, typer.Option(min=1, help="Users per bulk insert.")] = 10_000,
@@ -204,43 +236,41 @@ def bench_command(
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON to this file.")
     ] = None,
+    markdown_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--markdown",
+            help="Write the figures into this Markdown file (e.g. docs/performance.md), between "
+            f"its <!-- {PERFORMANCE_SECTION}:start --> and <!-- {PERFORMANCE_SECTION}:end --> "
+            "lines.",
+        ),
+    ] = None,
     with_matrix: Annotated[
         bool,
         typer.Option("--matrix", help="Also verify all combinations and time each step."),
     ] = False,
     jobs: Annotated[int, typer.Option(min=1, help="Parallel jobs for --matrix.")] = 2,
-    workdir: Annotated[
-        Path | None, typer.Option(help="Where to render projects (default: a temporary directory).")
-    ] = None,
 ) -> None:
     """Measure the generated data layer against the raw driver, and rendering against Copier's
-    floor; print a table and optionally write JSON."""
+    floor, side by side; print a table and optionally write JSON and Markdown."""
+    if markdown_file is not None and markdown_file.exists():
+        with failing_clearly():  # before measuring: the figures need a place to go
+            docs.marked_section(markdown_file.read_text(encoding="utf-8"), PERFORMANCE_SECTION)
     options = bench.BenchOptions(
         drivers=_split_drivers(drivers),
-        rows=rows,
-        posts=posts,
-        rounds=rounds,
+        data_layer=DataLayerOptions(rows=rows, posts=posts, rounds=rounds),
         matrix=with_matrix,
         jobs=jobs,
     )
-    if workdir is not None:
-        workdir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="sqla-bench-") as temporary:
-        # A new directory each run, also inside --workdir: projects are rendered from scratch.
-        root = (
-            Path(tempfile.mkdtemp(prefix="sqla-bench-", dir=workdir))
-            if workdir
-            else Path(temporary)
+    with tempfile.TemporaryDirectory(prefix="sqla-bench-") as workdir, failing_clearly():
+        report = bench.run_bench(
+            options, Path(workdir), progress=lambda line: console.print(f"[dim]{line}[/dim]")
         )
-        try:
-            report = bench.run_bench(
-                options, root, progress=lambda line: console.print(f"[dim]{line}[/dim]")
-            )
-        except (bench.BenchError, ServerError) as error:
-            console.print(str(error), markup=False)
-            raise typer.Exit(1) from error
-    console.print(bench.results_table(report))
-    for line in bench.summary_lines(report):
+    console.print(results_table(report))
+    for line in summary_lines(report):
         console.print(line, markup=False)
     if json_file is not None:
         json_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if markdown_file is not None:
+        with failing_clearly():
+            docs.write_section(markdown_file, PERFORMANCE_SECTION, markdown(report))

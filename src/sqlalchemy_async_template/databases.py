@@ -1,4 +1,5 @@
-"""Real databases for generated projects: servers started on first need, one database each."""
+"""Real databases for generated projects: a server per database kind, started on first need,
+and a new database for each project."""
 
 from __future__ import annotations
 
@@ -8,38 +9,49 @@ from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 
-from .matrix import Combination, url_scheme_of
-from .servers import DatabaseServer, ensure_installed, mariadb_server, postgresql_server
+from .project import Project
+from .questions import dialect_of, url_scheme_of
+from .servers import ManagedServer, managed_mariadb_server, managed_postgresql_server
 
 
 class Databases:
-    """Starts a PostgreSQL or MariaDB server the first time a combination needs one, and
-    stops them all on `close()`. Safe to use from several threads."""
+    """Starts a PostgreSQL or MariaDB server the first time a project needs one, and stops
+    them all on `close()`. Safe to use from several threads.
+
+    Servers are restartable (`server(dialect).restart()`): a test that restarts one must own
+    its `Databases`, so that no other test shares the server.
+    """
 
     def __init__(self, workdir: Path | None = None) -> None:
         self._workdir = workdir
-        self._servers: dict[str, DatabaseServer] = {}
+        self._servers: dict[str, ManagedServer] = {}
         self._stack = ExitStack()
         self._lock = threading.Lock()
 
-    def server(self, dialect: str) -> DatabaseServer:
+    def server(self, dialect: str) -> ManagedServer:
         with self._lock:
             if dialect not in self._servers:
-                ensure_installed()
-                start = postgresql_server if dialect == "postgresql" else mariadb_server
+                start = (
+                    managed_postgresql_server if dialect == "postgresql" else managed_mariadb_server
+                )
                 self._servers[dialect] = self._stack.enter_context(start(self._workdir))
             return self._servers[dialect]
 
-    def url_for(self, combination: Combination, name: str) -> str | None:
-        """A new, empty database for `combination`; None for SQLite, whose projects make
-        their own files."""
-        if combination.dialect == "sqlite":
+    def url_for(self, driver: str, name: str) -> str | None:
+        """A new, empty database called `name` (dropped first if it exists) for `driver`, as a
+        SQLAlchemy URL; None for SQLite, whose projects make their own files."""
+        dialect = dialect_of(driver)
+        if dialect == "sqlite":
             return None
-        server = self.server(combination.dialect)
+        server = self.server(dialect).server
         database = re.sub(r"\W", "_", name)
         server.create_database(database)
-        url = server.url(url_scheme_of(combination.database_driver), database)
-        return f"{url}?charset=utf8mb4" if combination.dialect == "mysql" else url
+        url = server.url(url_scheme_of(driver), database)
+        return f"{url}?charset=utf8mb4" if dialect == "mysql" else url
+
+    def attach(self, project: Project, name: str) -> Project:
+        """`project` with a new database of its own, called `name`."""
+        return project.with_database(self.url_for(project.driver, name))
 
     def close(self) -> None:
         self._stack.close()

@@ -1,22 +1,21 @@
-"""The combination matrix, read from copier.yml (the single source of truth for questions)."""
+"""The combinations to verify, read from copier.yml.
+
+Every choice of the matrix questions (driver x model style x session pattern) is combined with
+every other. The further questions (yes/no questions asked for some drivers only, such as
+`pgbouncer`, and choices outside the matrix, such as `primary_key`) go into an "optional set":
+one combination per driver with each of them at its non-default value.
+"""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import jinja2
-import yaml
+from .questions import MATRIX_QUESTIONS, Question, asked, choices, dialect_of, question
 
-TEMPLATE_ROOT = Path(__file__).resolve().parents[2]
-COPIER_YML = TEMPLATE_ROOT / "copier.yml"
-
-# The questions whose every choice is combined with every other's.
-MATRIX_QUESTIONS = ("database_driver", "model_style", "session_pattern")
+Answer = str | bool
 
 
 class MatrixError(ValueError):
@@ -32,7 +31,7 @@ class Combination:
     session_pattern: str
     include_examples: bool = True
     # Answers to further questions, as (question, value) pairs, e.g. (("pgbouncer", True),).
-    extra_answers: tuple[tuple[str, str | bool], ...] = ()
+    extra_answers: tuple[tuple[str, Answer], ...] = ()
 
     @property
     def slug(self) -> str:
@@ -40,8 +39,7 @@ class Combination:
         if not self.include_examples:
             parts.append("skeleton")
         parts.extend(
-            question if value is True else f"{question}_{value}"
-            for question, value in self.extra_answers
+            name if value is True else f"{name}_{value}" for name, value in self.extra_answers
         )
         return "-".join(parts)
 
@@ -58,80 +56,43 @@ class Combination:
         return answers | dict(self.extra_answers)
 
 
-@cache
-def questions(copier_yml: Path = COPIER_YML) -> dict[str, Any]:
-    """copier.yml's questions (settings starting with `_` left out)."""
-    with copier_yml.open(encoding="utf-8") as file:
-        data: dict[str, Any] = yaml.safe_load(file)
-    return {name: spec for name, spec in data.items() if not name.startswith("_")}
-
-
-def choices(question: str) -> tuple[str, ...]:
-    """The values a question accepts, in the order copier.yml lists them."""
-    spec = questions()[question]
-    options = spec["choices"]
-    values = options.values() if isinstance(options, Mapping) else options
-    return tuple(str(value) for value in values)
-
-
-def default(question: str) -> Any:
-    return questions()[question]["default"]
-
-
-def computed(question: str, **context: str) -> str:
-    """A computed (`when: false`) value of copier.yml, from its own Jinja expression."""
-    expression: str = questions()[question]["default"]
-    return jinja2.Environment().from_string(expression).render(**context).strip()
-
-
-@cache
-def dialect_of(driver: str) -> str:
-    return computed("db_dialect", database_driver=driver)
-
-
-@cache
-def url_scheme_of(driver: str) -> str:
-    """The SQLAlchemy URL scheme of a driver, such as `postgresql+asyncpg`."""
-    return computed("url_scheme", database_driver=driver, db_dialect=dialect_of(driver))
-
-
 def all_combinations() -> list[Combination]:
     """Every combination of the matrix questions, with the example domain included."""
     return [
         Combination(driver, style, pattern)
         for driver, style, pattern in itertools.product(
-            *(choices(question) for question in MATRIX_QUESTIONS)
+            *(choices(name) for name in MATRIX_QUESTIONS)
         )
     ]
 
 
-def optional_questions() -> list[str]:
-    """Yes/no questions beyond the matrix that switch extra code on (such as `pgbouncer`),
-    asked only for some drivers: those with a `when:` condition."""
+def optional_questions() -> list[Question]:
+    """The questions of the optional set: yes/no questions asked for some drivers only, and
+    choices that are not part of the matrix."""
     return [
-        name
-        for name, spec in questions().items()
-        if isinstance(spec, dict)
-        and spec.get("type") == "bool"
-        and isinstance(spec.get("when"), str)
-        and name not in MATRIX_QUESTIONS
+        q
+        for q in asked()
+        if q.name not in MATRIX_QUESTIONS
+        and ((q.type == "bool" and isinstance(q.when, str)) or q.choices)
     ]
 
 
-def applies_to(question: str, driver: str) -> bool:
-    """Whether copier.yml asks `question` of a user who picked `driver`."""
-    when: str = questions()[question]["when"]
-    rendered = jinja2.Environment().from_string(when).render(database_driver=driver)
-    return rendered.strip().lower() == "true"
+def non_default_answer(q: Question) -> Answer:
+    """The answer that switches an optional question away from its default."""
+    if q.type == "bool":
+        return not q.default
+    return [value for value in q.values if value != str(q.default)][-1]
 
 
 def option_combinations() -> list[Combination]:
-    """One combination per driver with every optional question that applies to it switched
-    on, spread over the model styles and session patterns."""
+    """One combination per driver with every optional question that applies to it at its
+    non-default answer, spread over the model styles and session patterns."""
     styles, patterns = choices("model_style"), choices("session_pattern")
     combinations = []
     for index, driver in enumerate(choices("database_driver")):
-        extra = tuple((q, True) for q in optional_questions() if applies_to(q, driver))
+        extra = tuple(
+            (q.name, non_default_answer(q)) for q in optional_questions() if q.asked_for(driver)
+        )
         if extra:
             combinations.append(
                 Combination(
@@ -144,6 +105,10 @@ def option_combinations() -> list[Combination]:
     return combinations
 
 
+def skeleton_of(combination: Combination) -> Combination:
+    return replace(combination, include_examples=False)
+
+
 def parse_selection(selection: Iterable[str]) -> dict[str, set[str]]:
     """Turn `KEY=VALUE` filters into {question: allowed values}; a key may repeat."""
     allowed: dict[str, set[str]] = {}
@@ -154,8 +119,10 @@ def parse_selection(selection: Iterable[str]) -> dict[str, set[str]]:
                 f"{item!r} is not a filter: use KEY=VALUE with KEY one of "
                 f"{', '.join(MATRIX_QUESTIONS)}"
             )
-        if value not in choices(key):
-            raise MatrixError(f"{value!r} is not a choice of {key}: use one of {choices(key)}")
+        if value not in question(key).values:
+            raise MatrixError(
+                f"{value!r} is not a choice of {key}: use one of {', '.join(choices(key))}"
+            )
         allowed.setdefault(key, set()).add(value)
     return allowed
 
@@ -168,7 +135,3 @@ def select(selection: Iterable[str] = ()) -> list[Combination]:
         for combination in [*all_combinations(), *option_combinations()]
         if all(getattr(combination, key) in values for key, values in allowed.items())
     ]
-
-
-def skeleton_of(combination: Combination) -> Combination:
-    return replace(combination, include_examples=False)

@@ -1,4 +1,4 @@
-"""Render and verify combinations: the loop behind `sqla-template matrix` and the tests."""
+"""Render and verify combinations: the loop behind `sqla-template matrix` and its benchmark."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 
 from .databases import Databases
 from .matrix import Combination
-from .render import render_combination
-from .verify import StepResult, Verification, verify
+from .project import Project
+from .verify import STEP_NAMES, StepResult, Verification, verify
 
 StepCallback = Callable[[Combination, StepResult], None]
+PROJECT_NAME = "Example Service"
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,22 @@ class MatrixResult:
     def passed(self) -> bool:
         return all(verification.passed for verification in self.verifications.values())
 
+    @property
+    def failed(self) -> list[Combination]:
+        return [c for c, verification in self.verifications.items() if not verification.passed]
+
+    def seconds_per_step(self) -> dict[str, float]:
+        """The time of each step, summed over every combination."""
+        return {
+            name: sum(
+                step.seconds
+                for verification in self.verifications.values()
+                for step in verification.steps
+                if step.name == name
+            )
+            for name in STEP_NAMES
+        }
+
 
 def check_combination(
     combination: Combination,
@@ -33,11 +50,11 @@ def check_combination(
     on_step: StepCallback | None = None,
 ) -> Verification:
     """Render `combination` into `workdir/<slug>` and verify it against its own new database."""
-    project = render_combination(combination, workdir / combination.slug)
-    database_url = databases.url_for(combination, combination.slug)
+    rendered = Project.render(
+        workdir / combination.slug, {"project_name": PROJECT_NAME, **combination.answers()}
+    )
     return verify(
-        project,
-        database_url=database_url,
+        databases.attach(rendered, combination.slug),
         on_step=None if on_step is None else lambda step: on_step(combination, step),
     )
 

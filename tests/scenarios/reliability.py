@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any
 
-from common import Project, report, run_scenario
+from generated_project import GeneratedProject, describe, report, run_named
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -28,7 +28,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 CONCURRENT_TASKS = 200
 
 
-class FaultProject(Project):
+class FaultProject(GeneratedProject):
     """The generated project, with the few units of work the scenarios repeat."""
 
     async def add_user(self, email: str) -> None:
@@ -48,10 +48,6 @@ class FaultProject(Project):
         async with self.unit_of_work() as session:
             statement = select(func.count()).where(user.email.startswith(prefix))
             return int(await session.scalar(statement) or 0)
-
-
-def describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
 async def survive(project: FaultProject, label: str) -> None:
@@ -204,13 +200,12 @@ async def exhaustion(project: FaultProject) -> None:
 
 
 if __name__ == "__main__":
-    run_scenario(
-        FaultProject,
+    run_named(
         {
             "survive": survive,
             "atomicity": atomicity,
             "concurrency": concurrency,
             "exhaustion": exhaustion,
         },
-        *sys.argv[1:],
+        project_class=FaultProject,
     )

@@ -15,22 +15,16 @@ asserts on it.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections import Counter
 
-from common import Project, report, run_scenario
+from generated_project import GeneratedProject, describe, report, run_named
 from sqlalchemy import func, insert, select, text
 
 REPLICATION_TIMEOUT = 30.0  # seconds
 
 
-def describe(error: BaseException) -> str:
-    message = str(error).splitlines()[0] if str(error) else ""
-    return f"{type(error).__name__}: {message}"[:200]
-
-
-async def load(project: Project, transactions: str, concurrency: str, label: str) -> None:
+async def load(project: GeneratedProject, transactions: str, concurrency: str, label: str) -> None:
     """Many small transactions, the same few statements again and again (which is what makes
     drivers prepare them), with several connections at once."""
     user = project.models.User
@@ -75,7 +69,7 @@ async def load(project: Project, transactions: str, concurrency: str, label: str
     )
 
 
-async def replica(project: Project) -> None:
+async def replica(project: GeneratedProject) -> None:
     """Writes go to the primary, reads to the standby, and nothing writes to the standby."""
     user = project.models.User
     replica_engine = project.db.get_replica_engine()
@@ -159,7 +153,7 @@ async def replica(project: Project) -> None:
     )
 
 
-async def fallback(project: Project) -> None:
+async def fallback(project: GeneratedProject) -> None:
     """Without DATABASE_REPLICA_URL, reads go to the primary."""
     user = project.models.User
     async with project.db.get_session_factory()() as session:
@@ -173,4 +167,4 @@ async def fallback(project: Project) -> None:
 
 
 if __name__ == "__main__":
-    run_scenario(Project, {"load": load, "replica": replica, "fallback": fallback}, *sys.argv[1:])
+    run_named({"load": load, "replica": replica, "fallback": fallback})

@@ -1,11 +1,13 @@
 """The half of `sqla-template bench` that runs inside a generated project's virtual environment.
 
-`bench.py` runs this file with the project's own Python (`python -I bench_probe.py ...`): it
-imports the project's repositories and the raw driver, times them side by side in one process
-and one event loop, in interleaved rounds (generated, raw, generated, raw, ...), and prints one
-JSON object on stdout. It needs nothing but the standard library and what the project
-installs, so SQLAlchemy, the driver and the project's package are imported at run time.
+The benchmark runs this file with the project's own Python, its database in `DATABASE_URL`:
+it imports the project's repositories and the raw driver, times them side by side in one
+process and one event loop, in interleaved rounds (generated, raw, generated, raw, ...), and
+prints one JSON object on standard output. SQLAlchemy, the driver and the project's package are
+imported at run time: they exist only in the project's environment.
 """
+
+# mypy: disable-error-code="import-not-found"
 
 from __future__ import annotations
 
@@ -13,133 +15,21 @@ import argparse
 import asyncio
 import functools
 import gc
-import importlib
-import json
 import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from types import ModuleType
-from typing import Any, cast
+from importlib import metadata
+from typing import Any
+
+import sqlalchemy as sa
+from generated_project import GeneratedProject, report
+from raw_drivers import RawDriver, connect_raw
 
 TAGS_PER_POST = 3
 AUTHORS = 100
 TAGS = 20
-
-Rows = list[tuple[Any, ...]]
-
-
-# --- The raw drivers: the same few operations, each written as its own documentation shows ----
-
-
-class RawDriver:
-    """A raw driver connection: insert many rows, and fetch rows inside a transaction.
-
-    Written for the DB-API style async cursors of psycopg, asyncmy and aiomysql; the
-    subclasses adapt it to the other drivers' own interfaces.
-    """
-
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
-
-    def placeholders(self, count: int) -> str:
-        return ", ".join(["%s"] * count)
-
-    async def insert_many(self, sql: str, rows: Rows) -> None:
-        async with self.connection.cursor() as cursor:
-            await cursor.executemany(sql, rows)
-        await self.connection.commit()
-
-    async def begin(self) -> None:
-        """Reads run in a transaction, as they do in a session."""
-
-    async def fetch(self, sql: str, parameters: Sequence[Any] = ()) -> Rows:
-        async with self.connection.cursor() as cursor:
-            await cursor.execute(sql, parameters)
-            rows: Rows = await cursor.fetchall()
-            return rows
-
-    async def end(self) -> None:
-        await self.connection.rollback()
-
-    async def close(self) -> None:
-        self.connection.close()
-
-    def timestamp(self, value: Any) -> datetime:
-        """A timestamp column's value as the datetime the generated code returns."""
-        return cast(datetime, value)
-
-
-class Asyncpg(RawDriver):
-    def placeholders(self, count: int) -> str:
-        return ", ".join(f"${number}" for number in range(1, count + 1))
-
-    async def insert_many(self, sql: str, rows: Rows) -> None:
-        async with self.connection.transaction():
-            await self.connection.executemany(sql, rows)
-
-    async def begin(self) -> None:
-        self.transaction = self.connection.transaction()
-        await self.transaction.start()
-
-    async def fetch(self, sql: str, parameters: Sequence[Any] = ()) -> Rows:
-        return list(await self.connection.fetch(sql, *parameters))
-
-    async def end(self) -> None:
-        await self.transaction.rollback()
-
-    async def close(self) -> None:
-        await self.connection.close()
-
-
-class Psycopg(RawDriver):
-    async def close(self) -> None:
-        await self.connection.close()
-
-
-class Aiosqlite(RawDriver):
-    def placeholders(self, count: int) -> str:
-        return ", ".join(["?"] * count)
-
-    async def insert_many(self, sql: str, rows: Rows) -> None:
-        await self.connection.executemany(sql, rows)
-        await self.connection.commit()
-
-    async def fetch(self, sql: str, parameters: Sequence[Any] = ()) -> Rows:
-        async with self.connection.execute(sql, parameters) as cursor:
-            rows: Rows = await cursor.fetchall()
-            return rows
-
-    async def close(self) -> None:
-        await self.connection.close()
-
-    def timestamp(self, value: Any) -> datetime:
-        # SQLite stores timestamps as text: deliver the same datetimes as the generated code.
-        return datetime.fromisoformat(value)
-
-
-class Asyncmy(RawDriver):
-    async def close(self) -> None:
-        await self.connection.ensure_closed()
-
-
-async def connect_raw(driver: str, url: Any) -> RawDriver:
-    """A connection of `driver` itself, from the parts of the SQLAlchemy `url`."""
-    module = importlib.import_module(driver)
-    server = {"host": url.host, "port": url.port, "user": url.username, "password": url.password}
-    if driver == "asyncpg":
-        return Asyncpg(await module.connect(database=url.database, **server))
-    if driver == "psycopg":
-        return Psycopg(await module.AsyncConnection.connect(dbname=url.database, **server))
-    if driver == "aiosqlite":
-        return Aiosqlite(await module.connect(url.database))
-    if driver == "asyncmy":
-        return Asyncmy(await module.connect(database=url.database, charset="utf8mb4", **server))
-    if driver == "aiomysql":
-        return RawDriver(await module.connect(db=url.database, charset="utf8mb4", **server))
-    raise ValueError(f"no raw benchmark for driver {driver!r}")
 
 
 # --- Timing ---------------------------------------------------------------------------------
@@ -186,30 +76,11 @@ async def interleaved(
 # --- The benchmark --------------------------------------------------------------------------
 
 
-@dataclass
-class Project:
-    """The generated project's modules and a session factory on the benchmark database."""
-
-    sqlalchemy: ModuleType
-    models: ModuleType
-    repositories: ModuleType
-    engine: Any
-    session_factory: Any
-
-    @classmethod
-    def load(cls, package: str, url: str) -> Project:
-        db = importlib.import_module(f"{package}.db")
-        engine = db.make_engine(url)
-        return cls(
-            sqlalchemy=importlib.import_module("sqlalchemy"),
-            models=importlib.import_module(f"{package}.models"),
-            repositories=importlib.import_module(f"{package}.repositories"),
-            engine=engine,
-            session_factory=db.make_session_factory(engine),
-        )
+class BenchedProject(GeneratedProject):
+    """The generated project, with the untimed chores of the benchmark."""
 
     async def empty_tables(self) -> None:
-        text = self.sqlalchemy.text
+        text = sa.text
         async with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # No dead rows left behind for the next round's inserts to step over.
@@ -219,7 +90,9 @@ class Project:
                 await connection.execute(text(f"DELETE FROM {table}"))
 
 
-async def bench_bulk_insert(project: Project, raw: RawDriver, rows: int, rounds: int) -> Comparison:
+async def bench_bulk_insert(
+    project: BenchedProject, raw: RawDriver, rows: int, rounds: int
+) -> Comparison:
     """`UserRepository.add_many` against the driver's executemany, `rows` users each, each in
     its own committed transaction."""
     users = [{"name": f"User {i}", "email": f"user{i}@example.com"} for i in range(rows)]
@@ -236,9 +109,9 @@ async def bench_bulk_insert(project: Project, raw: RawDriver, rows: int, rounds:
     return await interleaved(generated, raw_insert, rounds=rounds, reset=project.empty_tables)
 
 
-async def add_posts(project: Project, posts: int) -> None:
+async def add_posts(project: BenchedProject, posts: int) -> None:
     """`posts` posts by 100 authors, each post with three of 20 tags (untimed set-up)."""
-    sa, models = project.sqlalchemy, project.models
+    models = project.models
     async with project.session_factory.begin() as session:
         await project.repositories.UserRepository(session).add_many(
             {"name": f"Author {i}", "email": f"author{i}@example.com"} for i in range(AUTHORS)
@@ -343,7 +216,7 @@ async def raw_post_page(raw: RawDriver, limit: int) -> list[dict[str, Any]]:
 
 
 async def bench_reads(
-    project: Project, raw: RawDriver, posts: int, rounds: int
+    project: BenchedProject, raw: RawDriver, posts: int, rounds: int
 ) -> dict[str, Comparison]:
     """Both read paths of `PostRepository` (typed rows, ORM objects) against the raw driver."""
     repository = project.repositories.PostRepository
@@ -362,14 +235,14 @@ async def bench_reads(
     }
 
 
-async def statements_sent(project: Project, run: Callable[[Any], Awaitable[object]]) -> int:
+async def statements_sent(project: BenchedProject, run: Callable[[Any], Awaitable[object]]) -> int:
     """How many SQL statements `run(session)` sends (the transaction's own BEGIN left out)."""
     statements: list[str] = []
 
     def record(*args: Any) -> None:
         statements.append(args[2])
 
-    event, engine = project.sqlalchemy.event, project.engine.sync_engine
+    event, engine = sa.event, project.engine.sync_engine
     async with project.session_factory() as session:
         await session.connection()
         event.listen(engine, "before_cursor_execute", record)
@@ -380,7 +253,9 @@ async def statements_sent(project: Project, run: Callable[[Any], Awaitable[objec
     return len(statements)
 
 
-async def count_statements(project: Project, method: str, sizes: Sequence[int]) -> dict[str, int]:
+async def count_statements(
+    project: BenchedProject, method: str, sizes: Sequence[int]
+) -> dict[str, int]:
     """Statements `PostRepository.<method>(limit=n)` sends, for each page size n."""
 
     async def list_posts(session: Any, limit: int) -> object:
@@ -393,8 +268,8 @@ async def count_statements(project: Project, method: str, sizes: Sequence[int]) 
 
 
 async def bench(arguments: argparse.Namespace) -> dict[str, Any]:
-    project = Project.load(arguments.package, arguments.url)
-    url = project.sqlalchemy.engine.make_url(arguments.url)
+    project = BenchedProject(arguments.package)
+    url = project.engine.url
     raw = await connect_raw(url.get_driver_name(), url)
     try:
         await project.empty_tables()
@@ -407,9 +282,10 @@ async def bench(arguments: argparse.Namespace) -> dict[str, Any]:
         await project.empty_tables()
     finally:
         await raw.close()
-        await project.engine.dispose()
+        await project.close()
     return {
         "driver": url.get_driver_name(),
+        "versions": await versions(project),
         "rows": arguments.rows,
         "posts": arguments.posts,
         "rounds": arguments.rounds,
@@ -421,10 +297,21 @@ async def bench(arguments: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def versions(project: BenchedProject) -> dict[str, str]:
+    """The versions measured: SQLAlchemy, the driver and the database server."""
+    driver = project.engine.url.get_driver_name()
+    async with project.engine.connect() as connection:
+        server = connection.dialect.server_version_info or ()
+    return {
+        "sqlalchemy": metadata.version("sqlalchemy"),
+        driver: metadata.version(driver),
+        "server": ".".join(map(str, server)),
+    }
+
+
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--package", required=True, help="the generated project's package")
-    parser.add_argument("--url", required=True, help="SQLAlchemy URL of the migrated database")
+    parser.add_argument("package", help="the generated project's package")
     parser.add_argument("--rows", type=int, default=10_000, help="users per bulk insert")
     parser.add_argument("--posts", type=int, default=1_000, help="posts read per read")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds of each side")
@@ -436,8 +323,7 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
-    json.dump(asyncio.run(bench(arguments)), sys.stdout)
-    sys.stdout.write("\n")
+    report(**asyncio.run(bench(arguments)))
 
 
 if __name__ == "__main__":

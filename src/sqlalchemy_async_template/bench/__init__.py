@@ -1,0 +1,81 @@
+"""`sqla-template bench`: the generated data layer against the raw driver, rendering against
+Copier's floor, and (optionally) the whole verification matrix, measured side by side.
+
+The measurements live in their own modules (`data_layer`, `rendering`, `matrix_timing`); the
+report they make, on screen, in JSON and in Markdown, lives in `report`. Targets are not
+here: `docs/performance.md` states them next to the measured figures.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..databases import Databases
+from ..matrix import all_combinations
+from .data_layer import DataLayerOptions, bench_driver
+from .errors import BenchError
+from .matrix_timing import bench_matrix
+from .rendering import bench_render
+
+__all__ = ["BenchError", "BenchOptions", "run_bench"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    drivers: Sequence[str]
+    data_layer: DataLayerOptions = field(default_factory=DataLayerOptions)
+    matrix: bool = False
+    jobs: int = 2
+
+
+def run_bench(
+    options: BenchOptions, workdir: Path, progress: Progress = lambda _message: None
+) -> dict[str, Any]:
+    """Every measurement, as the JSON document `sqla-template bench --json` writes."""
+    drivers: dict[str, Any] = {}
+    with Databases() as databases:
+        for driver in options.drivers:
+            progress(f"{driver}: render, install, migrate, measure")
+            drivers[driver] = bench_driver(
+                driver, workdir / "projects", databases, options.data_layer
+            )
+    progress("render: this template against a one-file template")
+    render = bench_render(workdir / "render", options.data_layer.rounds)
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "parameters": {
+            "rows": options.data_layer.rows,
+            "posts": options.data_layer.posts,
+            "rounds": options.data_layer.rounds,
+            "page_sizes": list(options.data_layer.page_sizes),
+        },
+        "drivers": drivers,
+        "render_ratio": round(render["command"].ratio, 3),
+        "render": {name: times.as_json() for name, times in render.items()},
+    }
+    if options.matrix:
+        combinations = all_combinations()
+        progress(f"matrix: verify all {len(combinations)} combinations")
+        report["matrix"] = bench_matrix(combinations, workdir / "matrix", options.jobs)
+    return report
+
+
+def machine() -> dict[str, Any]:
+    """Where and when the figures were measured, and with what (the drivers report their own
+    versions, read inside each project)."""
+    return {
+        "date": datetime.date.today().isoformat(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(terse=True),
+        "python": platform.python_version(),
+        "copier": metadata.version("copier"),
+    }

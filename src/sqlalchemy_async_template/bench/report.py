@@ -1,0 +1,106 @@
+"""The benchmark's report: a table on screen, and the Markdown of `docs/performance.md`.
+
+Every figure is a ratio measured side by side in one run (generated code / raw driver, this
+template / a one-file template); 1.0 means as fast. The report states the machine, the
+versions and the date, since these figures move with all three.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from rich.table import Table
+
+
+def results_table(report: dict[str, Any]) -> Table:
+    """One row per driver: ratios to the raw driver and statement counts."""
+    parameters = report["parameters"]
+    sizes = "/".join(map(str, parameters["page_sizes"]))
+    table = Table(
+        title=f"Generated / raw driver, median of {parameters['rounds']} interleaved rounds",
+        caption=f"{parameters['rows']} rows inserted, {parameters['posts']} posts read; "
+        f"statements for N = {sizes} posts",
+    )
+    for column in DRIVER_COLUMNS:
+        table.add_column(column.title, justify="left" if column.key == "driver" else "right")
+    for row in driver_rows(report):
+        table.add_row(*row)
+    return table
+
+
+class Column(NamedTuple):
+    key: str  # in a driver's results
+    title: str
+
+
+DRIVER_COLUMNS = (
+    Column("driver", "driver"),
+    Column("bulk_insert_ratio", "bulk insert"),
+    Column("read_ratio", "read, typed rows"),
+    Column("read_orm_ratio", "read, ORM objects"),
+    Column("statements_read_model", "statements summaries()"),
+    Column("statements", "statements page()"),
+)
+
+
+def driver_rows(report: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for driver, result in report["drivers"].items():
+        cells = [driver]
+        for column in DRIVER_COLUMNS[1:]:
+            value = result[column.key]
+            cells.append(
+                " / ".join(map(str, value.values())) if isinstance(value, dict) else f"{value:.2f}"
+            )
+        rows.append(cells)
+    return rows
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """The render ratio, and the matrix timings when measured."""
+    command = report["render"]["command"]
+    in_process = report["render"]["in_process"]
+    lines = [
+        f"render: copier copy --defaults {command['ours_seconds']:.2f}s against "
+        f"{command['floor_seconds']:.2f}s for a one-file template, ratio "
+        f"{report['render_ratio']:.2f}; in process (copier.run_copy) "
+        f"{in_process['ours_seconds']:.3f}s against {in_process['floor_seconds']:.3f}s, "
+        f"ratio {in_process['ratio']:.1f}",
+    ]
+    if "matrix" in report:
+        matrix = report["matrix"]
+        lines.append(
+            f"matrix: {matrix['passed']}/{matrix['combinations']} passed in "
+            f"{matrix['wall_seconds']:.0f}s wall time with {matrix['jobs']} jobs; summed per step: "
+            + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in matrix["steps"].items())
+        )
+        lines += [f"matrix: {slug} failed" for slug in matrix["failed"]]
+    return lines
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The measured part of `docs/performance.md`."""
+    machine = report["machine"]
+    parameters = report["parameters"]
+    lines = [
+        f"Measured on {machine['date']} with `sqla-template bench`: {machine['cpus']} CPUs, "
+        f"{machine['platform']}, Python {machine['python']}, Copier {machine['copier']}; "
+        f"median of {parameters['rounds']} interleaved rounds, {parameters['rows']:,} rows "
+        f"inserted, {parameters['posts']:,} posts read.",
+        "",
+        _markdown_table([column.title for column in DRIVER_COLUMNS], driver_rows(report)),
+        "",
+        "Versions, as each generated project installed them:",
+        "",
+    ]
+    for driver, result in report["drivers"].items():
+        versions = ", ".join(f"{name} {v}" for name, v in result["details"]["versions"].items())
+        lines.append(f"- {driver}: {versions}")
+    lines += ["", *(f"- {line}" for line in summary_lines(report))]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -100,3 +100,15 @@ def default_text(q: Question) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("|", "\\|")
+
+
+def update_readme(readme: Path) -> bool:
+    """Rewrite the README's table of questions from copier.yml; whether it changed."""
+    return write_section(readme, QUESTIONS_SECTION, questions_table())
+
+
+if __name__ == "__main__":  # scripts/update-docs
+    import sys
+
+    for path in sys.argv[1:]:
+        print(f"{path}: {'updated' if update_readme(Path(path)) else 'up to date'}")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import selectors
+import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy_async_template.project import Project
@@ -63,33 +64,25 @@ def run_scenario(
 class ScenarioProcess:
     """A scenario that runs in phases: read its reports as they come, and let it go on."""
 
-    def __init__(
-        self,
-        project: Project,
-        script: str,
-        *arguments: str,
-        settings: Mapping[str, str] | None = None,
-    ) -> None:
-        self._process = project.start_script(
-            SCENARIOS / script, project.package, *arguments, settings=settings
-        )
-        self._selector = selectors.DefaultSelector()
-        assert self._process.stdout is not None
-        self._selector.register(self._process.stdout, selectors.EVENT_READ)
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self._process = process
+        assert process.stdout is not None
+        self._stdout = process.stdout
 
     def next_report(self, timeout: float = 60) -> Report:
         """The next JSON line of the scenario; fails with its stderr if it dies or stalls."""
-        assert self._process.stdout is not None
         deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
-            if not self._selector.select(remaining):
-                break
-            line = self._process.stdout.readline()
-            if not line:
-                break
-            if line.startswith("{"):
-                report: Report = json.loads(line)
-                return report
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._stdout, selectors.EVENT_READ)
+            while (remaining := deadline - time.monotonic()) > 0:
+                if not selector.select(remaining):
+                    break
+                line = self._stdout.readline()
+                if not line:
+                    break
+                if line.startswith("{"):
+                    report: Report = json.loads(line)
+                    return report
         self._process.kill()
         _, stderr = self._process.communicate()
         raise AssertionError(f"the scenario ended or stalled without reporting:\n{stderr}")
@@ -99,16 +92,18 @@ class ScenarioProcess:
         self._process.stdin.write("go\n")
         self._process.stdin.flush()
 
-    def __enter__(self) -> ScenarioProcess:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._selector.close()
-        if self._process.poll() is None:
-            self._process.kill()
-        self._process.communicate()
+@contextmanager
+def scenario_process(
+    project: Project, script: str, *arguments: str, settings: Mapping[str, str] | None = None
+) -> Iterator[ScenarioProcess]:
+    """Start a scenario that runs in phases; it is stopped when the block ends."""
+    process = project.start_script(
+        SCENARIOS / script, project.package, *arguments, settings=settings
+    )
+    try:
+        yield ScenarioProcess(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()

@@ -26,11 +26,11 @@ from scenario import (
     SCENARIOS,
     SERVER_DRIVERS,
     Report,
-    ScenarioProcess,
     checked_run,
     installed,
     migrate,
     run_scenario,
+    scenario_process,
 )
 
 from sqlalchemy_async_template.databases import Databases
@@ -74,7 +74,7 @@ def deployment(request: pytest.FixtureRequest, servers: Databases, render: Rende
 
 def survive(deployment: Deployment, label: str, fault: str) -> tuple[Report, Report]:
     """Run the `survive` scenario with `fault` ("kill" or "restart") in its middle."""
-    with ScenarioProcess(deployment.project, "reliability.py", "survive", label) as scenario:
+    with scenario_process(deployment.project, "reliability.py", "survive", label) as scenario:
         ready = scenario.next_report()
         assert ready["phase"] == "ready", ready
         if fault == "kill":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from typing import Any
 
 from generated_project import GeneratedProject, describe, report, run_named
 from sqlalchemy import func, insert, select, text
@@ -115,23 +116,13 @@ async def replica(project: GeneratedProject) -> None:
         project.db.use_primary(session)
         forced_in_recovery = await session.scalar(select(func.pg_is_in_recovery()))
 
-    write_errors: dict[str, str | None] = {}
     statement = insert(user).values(name="Lost", email="lost@example.com")
     # The replica route: the application's replica engine (read-only transactions) ...
-    try:
-        async with replica_engine.begin() as connection:
-            await connection.execute(statement)
-        write_errors["replica_engine"] = None
-    except Exception as error:
-        write_errors["replica_engine"] = describe(error)
+    write_errors = {"replica_engine": await refusal(replica_engine, statement)}
     # ... and even a plain engine on the standby, which refuses every write by itself.
     plain = project.db.make_engine(project.db.get_settings().database_replica_url)
     try:
-        async with plain.begin() as connection:
-            await connection.execute(statement)
-        write_errors["plain_engine_on_standby"] = None
-    except Exception as error:
-        write_errors["plain_engine_on_standby"] = describe(error)
+        write_errors["plain_engine_on_standby"] = await refusal(plain, statement)
     finally:
         await plain.dispose()
 
@@ -151,6 +142,16 @@ async def replica(project: GeneratedProject) -> None:
         write_errors=write_errors,
         lost_rows=lost_rows,
     )
+
+
+async def refusal(engine: Any, statement: Any) -> str | None:
+    """The error a write through `engine` meets; None when it was stored."""
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(statement)
+    except Exception as error:
+        return describe(error)
+    return None
 
 
 async def fallback(project: GeneratedProject) -> None:

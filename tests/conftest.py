@@ -43,6 +43,12 @@ def render(copie_session: Copie) -> Render:
 
 
 @pytest.fixture(scope="session")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for the projects this worker verifies, one after the other."""
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
+@pytest.fixture(scope="session")
 def databases() -> Iterator[Databases]:
     """Real PostgreSQL and MariaDB servers, started on first need by this worker and stopped
     when its session ends, whatever the outcome."""

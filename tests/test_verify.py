@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from helpers import Render
@@ -34,10 +35,10 @@ MIN_TESTS_SKELETON = 6
     ids=lambda c: c.slug,
 )
 def test_combination_verifies(
-    combination: Combination, render: Render, databases: Databases
+    combination: Combination, render: Render, databases: Databases, mypy_cache: Path
 ) -> None:
     project = databases.attach(render(combination), combination.slug)
-    verification = verify(project)
+    verification = verify(project, mypy_cache=mypy_cache)
     assert verification.passed, verification.failure_report()
     assert [step.name for step in verification.steps] == list(STEP_NAMES)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Queue
 
 from .databases import Databases
 from .matrix import Combination
@@ -48,6 +49,7 @@ def check_combination(
     workdir: Path,
     databases: Databases,
     on_step: StepCallback | None = None,
+    mypy_cache: Path | None = None,
 ) -> Verification:
     """Render `combination` into `workdir/<slug>` and verify it against its own new database."""
     rendered = Project.render(
@@ -56,6 +58,7 @@ def check_combination(
     return verify(
         databases.attach(rendered, combination.slug),
         on_step=None if on_step is None else lambda step: on_step(combination, step),
+        mypy_cache=mypy_cache,
     )
 
 
@@ -67,10 +70,20 @@ def run_matrix(
     on_step: StepCallback | None = None,
 ) -> MatrixResult:
     started = time.perf_counter()
+    # One mypy cache per job: a cache is reused by the combinations a job verifies one after
+    # the other, never written by two mypy processes at once.
+    caches: Queue[Path] = Queue()
+    for job in range(jobs):
+        caches.put(workdir / f".mypy_cache-{job}")
+
+    def check(combination: Combination) -> Verification:
+        cache = caches.get()
+        try:
+            return check_combination(combination, workdir, databases, on_step, cache)
+        finally:
+            caches.put(cache)
+
     with Databases() as databases, ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {
-            combination: pool.submit(check_combination, combination, workdir, databases, on_step)
-            for combination in combinations
-        }
+        futures = {combination: pool.submit(check, combination) for combination in combinations}
         verifications = {combination: future.result() for combination, future in futures.items()}
     return MatrixResult(verifications, time.perf_counter() - started)

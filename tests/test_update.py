@@ -33,7 +33,7 @@ from helpers import copier as copier_command
 from pytest_copie.plugin import Copie, Result
 
 from sqlalchemy_async_template.project import Project
-from sqlalchemy_async_template.template import snapshot
+from sqlalchemy_async_template.template import locate, snapshot
 from sqlalchemy_async_template.tools import uv_executable
 from sqlalchemy_async_template.verify import STEPS, install, run_step
 
@@ -423,3 +423,76 @@ def test_the_generated_readme_explains_updates(workspace: Workspace) -> None:
         "--data session_pattern=",
     ):
         assert phrase in " ".join(section.split()), phrase
+
+
+# ------------------------------------------------------------------ from older releases
+
+# Two older states of this repository's history, tagged as releases in a scratch clone.
+OLDER_RELEASES = {
+    "v0.1.0": "d4f665c65eb5d4d5e0063a555617dd7e374aebed",  # server drivers end to end
+    "v0.2.0": "37765fd7393729aa7b2f2783e4277fdeac9bd4a4",  # PgBouncer, read replicas
+}
+CURRENT = "v1.0.0"
+GITIGNORE_LINES = "\n# The team's local notes\nnotes/\n"
+DELETED_BY_THE_USER = ".pre-commit-config.yaml"
+
+
+@pytest.fixture(scope="module")
+def release_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository with two older commits tagged as releases, and the template
+    as it is now committed on top as the newest release."""
+    clone = tmp_path_factory.mktemp("history") / "template"
+    env = user_env(tmp_path_factory.mktemp("history-home"))
+    git("clone", "--quiet", str(locate().files), str(clone), cwd=clone.parent, env=env)
+    for tag, commit in OLDER_RELEASES.items():
+        git("tag", tag, commit, cwd=clone, env=env)
+    git("rm", "-r", "--quiet", "copier.yml", "template", cwd=clone, env=env)
+    snapshot(clone)
+    git_commit_all(clone, env, "The template as it is now")
+    git("tag", CURRENT, cwd=clone, env=env)
+    return clone
+
+
+def apply_lasting_user_work(project: Path) -> None:
+    """Work that no release of the template touches: new files, an appended ignore rule, and
+    a generated file the user deleted."""
+    for name, content in USER_FILES.items():
+        if not name.startswith("migrations/"):  # the models differ between releases
+            (project / name).write_text(content, encoding="utf-8")
+    with (project / ".gitignore").open("a", encoding="utf-8") as gitignore:
+        gitignore.write(GITIGNORE_LINES)
+    (project / DELETED_BY_THE_USER).unlink()
+
+
+@pytest.mark.parametrize("release", list(OLDER_RELEASES))
+def test_update_from_an_older_release_keeps_every_edit(
+    release: str, release_history: Path, copie: Copie, tmp_path: Path
+) -> None:
+    env = user_env(tmp_path / "home")
+    rendered = copie.copy(
+        extra_answers={"project_name": PROJECT_NAME}, template_dir=release_history, vcs_ref=release
+    )
+    project = project_of(rendered).path
+    assert answers_file(project)["_commit"] == release
+    git_commit_all(project, env, "Generate the project")
+    apply_lasting_user_work(project)
+    git_commit_all(project, env, "The user's work")
+
+    updated = copie.update(rendered, vcs_ref=CURRENT)
+
+    assert updated.exception is None, updated.exception
+    assert answers_file(project)["_commit"] == CURRENT
+    assert conflicted_files(project) == set()
+    after = files_of(project)
+    for name, content in USER_FILES.items():
+        if not name.startswith("migrations/"):
+            assert after[name] == content.encode(), f"{name} changed"
+    assert after[".gitignore"].decode().endswith(GITIGNORE_LINES)
+    # Copier does not bring back a file the user deleted (copier issue 1735).
+    assert DELETED_BY_THE_USER not in after
+    # ...and the project is the current template's: it installs, lints and passes its tests.
+    current = Project(project)
+    assert install(current).passed
+    checks = [run_step(step, current) for step in STEPS if step.name in {"ruff", "pytest"}]
+    for check in checks:
+        assert check.passed, check.output

@@ -14,11 +14,15 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from api_client import call
+
 from sqlalchemy_async_template.project import Project
 from sqlalchemy_async_template.questions import choices, dialect_of
+from sqlalchemy_async_template.servers import free_port
 from sqlalchemy_async_template.verify import install
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -44,6 +48,13 @@ def checked_run(project: Project, command: list[str], timeout: float = 120) -> s
 
 def migrate(project: Project) -> None:
     checked_run(project, ["alembic", "upgrade", "head"])
+
+
+def deploy(project: Project) -> Project:
+    """`project` installed and its database migrated, ready to serve."""
+    installed(project)
+    migrate(project)
+    return project
 
 
 def run_scenario(
@@ -107,3 +118,50 @@ def scenario_process(
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+@dataclass(frozen=True)
+class Served:
+    """A generated FastAPI app served by uvicorn, with its database behind it."""
+
+    project: Project
+    process: subprocess.Popen[str]
+    base_url: str
+
+    def log(self) -> str:
+        return (self.project.path / "uvicorn.log").read_text(encoding="utf-8", errors="replace")
+
+
+@contextmanager
+def served(project: Project, settings: Mapping[str, str] | None = None) -> Iterator[Served]:
+    """Serve the project's app on a free port until the block ends (SIGTERM, then a wait)."""
+    port = free_port()
+    argv = ["uvicorn", f"{project.package}.api:app", "--host", "127.0.0.1", "--port", str(port)]
+    with (project.path / "uvicorn.log").open("w") as log:
+        process = project.start(
+            [*argv, "--log-level", "warning"],
+            settings=settings,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    app = Served(project, process, f"http://127.0.0.1:{port}")
+    try:
+        wait_for_health(app)
+        yield app
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        process.wait(timeout=60)
+
+
+def wait_for_health(app: Served, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert app.process.poll() is None, f"uvicorn exited while starting:\n{app.log()}"
+        try:
+            if call("GET", f"{app.base_url}/health", timeout=5).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"/health did not answer 200 within {timeout} s:\n{app.log()}")

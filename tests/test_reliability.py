@@ -5,30 +5,19 @@ its own virtual environment (tests/scenarios/reliability.py): pooled connections
 server and a full server restart (the next unit of work succeeds, nothing committed is lost),
 failures in the middle of a unit of work (nothing of it is committed, the session and the pool
 stay usable), 200 concurrent units of work, and an exhausted pool (a clear, quick timeout).
-
-For the FastAPI pattern, the app is served by uvicorn with a real database behind it: a commit
-that fails in the database is a 5xx, and schemathesis finds no 5xx for any input it generates.
 """
 
 from __future__ import annotations
 
-import re
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from helpers import Render
 from scenario import (
-    SCENARIOS,
     SERVER_DRIVERS,
     Report,
-    checked_run,
-    installed,
-    migrate,
+    deploy,
     run_scenario,
     scenario_process,
 )
@@ -36,10 +25,7 @@ from scenario import (
 from sqlalchemy_async_template.databases import Databases
 from sqlalchemy_async_template.matrix import Combination
 from sqlalchemy_async_template.project import Project
-from sqlalchemy_async_template.servers import ManagedServer, free_port
-
-SCHEMATHESIS = "schemathesis>=4,<5"
-SCHEMATHESIS_EXAMPLES = 10  # per operation and phase: about 15 s for the example API
+from sqlalchemy_async_template.servers import ManagedServer
 
 
 @dataclass(frozen=True)
@@ -58,18 +44,12 @@ def servers() -> Iterator[Databases]:
         yield databases
 
 
-def deploy(
-    combination: Combination, servers: Databases, render: Render, database: str
-) -> Deployment:
-    project = installed(servers.attach(render(combination), database))
-    migrate(project)
-    return Deployment(project, servers.server(project.dialect), database)
-
-
 @pytest.fixture(scope="module", params=SERVER_DRIVERS)
 def deployment(request: pytest.FixtureRequest, servers: Databases, render: Render) -> Deployment:
     driver: str = request.param
-    return deploy(Combination(driver, "annotated", "uow"), servers, render, f"faults_{driver}")
+    database = f"faults_{driver}"
+    project = deploy(servers.attach(render(Combination(driver, "annotated", "uow")), database))
+    return Deployment(project, servers.server(project.dialect), database)
 
 
 def survive(deployment: Deployment, label: str, fault: str) -> tuple[Report, Report]:
@@ -138,111 +118,3 @@ def test_an_exhausted_pool_fails_fast_with_a_clear_timeout(deployment: Deploymen
     assert "timed out, timeout 1.00" in report["error"]
     assert 0.9 <= report["waited"] < 3, report  # pool_timeout=1: no hang
     assert report["recovered"] is True
-
-
-# --- FastAPI: the app served by uvicorn, with a real database behind it -----------------------
-
-
-@dataclass(frozen=True)
-class ServedApi:
-    deployment: Deployment
-    base_url: str
-
-
-def wait_for_health(base_url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "uvicorn exited while starting"
-        try:
-            with urllib.request.urlopen(f"{base_url}/health", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{base_url}/health did not answer 200 within {timeout} s")
-
-
-@pytest.fixture(scope="module", params=["asyncpg", "aiomysql"])
-def served_api(
-    request: pytest.FixtureRequest, servers: Databases, render: Render
-) -> Iterator[ServedApi]:
-    driver: str = request.param
-    deployment = deploy(
-        Combination(driver, "annotated", "fastapi"), servers, render, f"api_{driver}"
-    )
-    project = deployment.project
-    port = free_port()
-    argv = ["uvicorn", f"{project.package}.api:app", "--host", "127.0.0.1", "--port", str(port)]
-    with (project.path / "uvicorn.log").open("w") as log:
-        process = project.start(
-            [*argv, "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        wait_for_health(f"http://127.0.0.1:{port}", process)
-        yield ServedApi(deployment, f"http://127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def post_json(url: str, body: bytes) -> int:
-    request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status: int = response.status
-            return status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
-REFUSE_AT_COMMIT = (
-    "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-    "IF NEW.name = 'Refused at commit' THEN RAISE EXCEPTION 'refused at commit'; END IF; "
-    "RETURN NULL; END $$",
-    # DEFERRABLE INITIALLY DEFERRED: the check runs at COMMIT, after every flush succeeded.
-    "CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON users "
-    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()",
-)
-
-
-# PostgreSQL only: MariaDB has no deferred constraints, so no way to make a real COMMIT fail
-# after every flush succeeded (each generated FastAPI project tests a failing commit itself).
-@pytest.mark.parametrize("served_api", ["asyncpg"], indirect=True)
-def test_a_commit_refused_by_the_database_is_a_server_error(served_api: ServedApi) -> None:
-    project = served_api.deployment.project
-    run_sql(project, *REFUSE_AT_COMMIT)
-    try:
-        refused = b'{"name": "Refused at commit", "email": "refused@example.com"}'
-        assert post_json(f"{served_api.base_url}/users", refused) == 500
-        accepted = b'{"name": "Accepted", "email": "accepted@example.com"}'
-        assert post_json(f"{served_api.base_url}/users", accepted) == 201
-        with urllib.request.urlopen(f"{served_api.base_url}/users/search?name=at+commit") as found:
-            assert found.read() == b"[]"  # nothing of the failed request was stored
-    finally:
-        run_sql(
-            project, "DROP TRIGGER refuse_at_commit ON users", "DROP FUNCTION refuse_at_commit()"
-        )
-
-
-def run_sql(project: Project, *statements: str) -> None:
-    completed = project.run_script(SCENARIOS / "sql.py", project.package, *statements)
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-
-
-def test_schemathesis_finds_no_server_error(served_api: ServedApi) -> None:
-    project = served_api.deployment.project
-    python = project.executable("python")
-    checked_run(project, ["uv", "pip", "install", "--quiet", "--python", python, SCHEMATHESIS], 600)
-    argv = ["schemathesis", "run", f"{served_api.base_url}/openapi.json"]
-    argv += ["--checks", "not_a_server_error", "--max-examples", str(SCHEMATHESIS_EXAMPLES)]
-    argv += ["--workers", "1", "--no-shrink", "--phases", "coverage,fuzzing,stateful"]
-    completed = project.run(argv, settings={"NO_COLOR": "1"}, timeout=600)
-    output = completed.stdout + completed.stderr
-    log = (project.path / "uvicorn.log").read_text(encoding="utf-8", errors="replace")
-    assert completed.returncode == 0, f"{output}\n--- uvicorn ---\n{log[-5000:]}"
-    generated = re.search(r"(\d+) generated", output)
-    assert generated is not None, output
-    assert int(generated.group(1)) >= 100, output

@@ -1,0 +1,140 @@
+"""The generated FastAPI app served by uvicorn, driven as its clients drive it, with a real
+database behind it: schemathesis finds no server error, a commit the database refuses is a 500
+that stores nothing, and SIGTERM under load loses no request and leaves no connection open."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from api_client import Response, call
+from helpers import Render
+from scenario import (
+    SCENARIOS,
+    SERVER_DRIVERS,
+    checked_run,
+    deploy,
+    run_scenario,
+    scenario_process,
+    served,
+)
+
+from sqlalchemy_async_template.databases import Databases
+from sqlalchemy_async_template.matrix import Combination
+from sqlalchemy_async_template.project import Project
+from sqlalchemy_async_template.questions import choices
+
+SCHEMATHESIS = "schemathesis>=4,<5"
+SCHEMATHESIS_EXAMPLES = 10  # per operation and phase
+REQUESTS_IN_FLIGHT = 50
+
+
+def fastapi_project(driver: str, render: Render, databases: Databases, name: str) -> Project:
+    combination = Combination(driver, "annotated", "fastapi")
+    return deploy(databases.attach(render(combination), f"{name}_{driver}"))
+
+
+@pytest.mark.parametrize("driver", choices("database_driver"))
+def test_schemathesis_finds_no_server_error(
+    driver: str, render: Render, databases: Databases
+) -> None:
+    project = fastapi_project(driver, render, databases, "schemathesis")
+    python = project.executable("python")
+    checked_run(project, ["uv", "pip", "install", "--quiet", "--python", python, SCHEMATHESIS], 600)
+    with served(project) as app:
+        argv = ["schemathesis", "run", f"{app.base_url}/openapi.json"]
+        argv += ["--checks", "not_a_server_error", "--max-examples", str(SCHEMATHESIS_EXAMPLES)]
+        argv += ["--workers", "1", "--no-shrink", "--phases", "coverage,fuzzing,stateful"]
+        completed = project.run(argv, settings={"NO_COLOR": "1"}, timeout=900)
+        output = completed.stdout + completed.stderr
+        assert completed.returncode == 0, f"{output}\n--- uvicorn ---\n{app.log()[-5000:]}"
+    generated = re.search(r"(\d+) generated", output)
+    assert generated is not None, output
+    assert int(generated.group(1)) >= 100, output
+
+
+REFUSE_AT_COMMIT = (
+    "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "IF NEW.name = 'Refused at commit' THEN RAISE EXCEPTION 'refused at commit'; END IF; "
+    "RETURN NULL; END $$",
+    # DEFERRABLE INITIALLY DEFERRED: the check runs at COMMIT, after every flush succeeded.
+    "CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON users "
+    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()",
+)
+
+
+def run_sql(project: Project, *statements: str) -> None:
+    completed = project.run_script(SCENARIOS / "sql.py", project.package, *statements)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+# PostgreSQL only: MariaDB has no deferred constraints, so no way to make a real COMMIT fail
+# after every flush succeeded (each generated FastAPI project tests a failing commit itself).
+def test_a_commit_refused_by_the_database_is_a_server_error(
+    render: Render, databases: Databases
+) -> None:
+    project = fastapi_project("asyncpg", render, databases, "refused")
+    run_sql(project, *REFUSE_AT_COMMIT)
+    with served(project) as app:
+        refused = {"name": "Refused at commit", "email": "refused@example.com"}
+        assert call("POST", f"{app.base_url}/users", refused).status == 500
+        accepted = {"name": "Accepted", "email": "accepted@example.com"}
+        assert call("POST", f"{app.base_url}/users", accepted).status == 201
+        found = call("GET", f"{app.base_url}/users/search?name=at+commit")
+        assert found.json() == []  # nothing of the failed request was stored
+
+
+def other_connections(project: Project) -> int:
+    [report] = run_scenario(project, "locks.py", "connections")
+    connections: int = report["connections"]
+    return connections
+
+
+@pytest.mark.parametrize("driver", SERVER_DRIVERS)
+def test_sigterm_under_load_loses_no_request_and_closes_every_connection(
+    driver: str, render: Render, databases: Databases
+) -> None:
+    project = fastapi_project(driver, render, databases, "shutdown")
+    with served(project) as app:
+        author = call("POST", f"{app.base_url}/users", {"name": "Ada", "email": "ada@x.org"})
+        assert author.status == 201, author.body
+        author_id = author.json()["id"]
+
+        def create_post(number: int) -> Response | OSError:
+            body = {"author_id": author_id, "title": f"Post {number}", "content": "..."}
+            body["tags"] = ["shutdown", f"tag-{number}"]
+            try:
+                return call("POST", f"{app.base_url}/posts", body, timeout=120)
+            except OSError as refused:  # a connection the server closed or never accepted
+                return refused
+
+        # Every request waits on the author's row lock: they are all in flight at SIGTERM.
+        with (
+            scenario_process(project, "locks.py", "hold_user", "ada@x.org") as lock,
+            ThreadPoolExecutor(REQUESTS_IN_FLIGHT) as clients,
+        ):
+            assert lock.next_report()["phase"] == "locked"
+            responses = [clients.submit(create_post, n) for n in range(REQUESTS_IN_FLIGHT)]
+            time.sleep(2)
+            app.process.send_signal(signal.SIGTERM)
+            time.sleep(1)
+            lock.go_on()
+            assert lock.next_report()["phase"] == "released"
+            outcomes = [response.result() for response in responses]
+        # uvicorn shuts down, then ends by the signal it caught, as a process should.
+        assert app.process.wait(timeout=60) == -signal.SIGTERM, app.log()
+
+    created = [r for r in outcomes if isinstance(r, Response) and r.status == 201]
+    unexpected = [r for r in outcomes if isinstance(r, Response) and r.status != 201]
+    assert unexpected == [], [(r.status, r.body[:200]) for r in unexpected]
+    assert created, "no request completed during the graceful shutdown"
+    # Nothing half-way: exactly the created posts are stored, each with both its tags.
+    with served(project) as app:
+        stored = call("GET", f"{app.base_url}/posts/search?tag=shutdown&limit=100").json()
+    assert sorted(post["title"] for post in stored) == sorted(r.json()["title"] for r in created)
+    assert all(len(post["tags"]) == 2 for post in stored)
+    # The engine was disposed: no connection of the stopped app is left on the server.
+    assert other_connections(project) == 0

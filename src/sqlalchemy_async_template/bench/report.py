@@ -17,43 +17,50 @@ def results_table(report: dict[str, Any]) -> Table:
     parameters = report["parameters"]
     sizes = "/".join(map(str, parameters["page_sizes"]))
     table = Table(
-        title=f"Generated / raw driver, median of {parameters['rounds']} interleaved rounds",
+        title=f"Raw driver time / generated time, median (quartiles) of {parameters['rounds']} "
+        "interleaved rounds",
         caption=f"{parameters['rows']} rows inserted, {parameters['posts']} posts read; "
         f"statements for N = {sizes} posts",
     )
-    for column in DRIVER_COLUMNS:
-        table.add_column(column.title, justify="left" if column.key == "driver" else "right")
+    for title in HEADER:
+        table.add_column(title, justify="left" if title == "driver" else "right")
     for row in driver_rows(report):
         table.add_row(*row)
     return table
 
 
 class Column(NamedTuple):
-    key: str  # in a driver's results
+    key: str  # a comparison of the probe's, or a statement count of a driver's results
     title: str
 
 
-DRIVER_COLUMNS = (
-    Column("driver", "driver"),
-    Column("bulk_insert_ratio", "bulk insert"),
-    Column("read_ratio", "read, typed rows"),
-    Column("read_orm_ratio", "read, ORM objects"),
+RATIO_COLUMNS = (
+    Column("bulk_insert", "bulk insert"),
+    Column("read", "read, typed rows"),
+    Column("read_orm", "read, ORM objects"),
+)
+STATEMENT_COLUMNS = (
     Column("statements_read_model", "statements summaries()"),
     Column("statements", "statements page()"),
 )
+HEADER = ["driver", *(c.title for c in RATIO_COLUMNS), *(c.title for c in STATEMENT_COLUMNS)]
+
+
+def ratio_text(comparison: dict[str, Any]) -> str:
+    """A ratio and the quartiles of its rounds: `0.91 (0.88-0.94)`."""
+    low, high = comparison["ratio_quartiles"]
+    return f"{comparison['ratio']:.2f} ({low:.2f}-{high:.2f})"
 
 
 def driver_rows(report: dict[str, Any]) -> list[list[str]]:
-    rows = []
-    for driver, result in report["drivers"].items():
-        cells = [driver]
-        for column in DRIVER_COLUMNS[1:]:
-            value = result[column.key]
-            cells.append(
-                " / ".join(map(str, value.values())) if isinstance(value, dict) else f"{value:.2f}"
-            )
-        rows.append(cells)
-    return rows
+    return [
+        [
+            driver,
+            *(ratio_text(result["details"][column.key]) for column in RATIO_COLUMNS),
+            *(" / ".join(map(str, result[column.key].values())) for column in STATEMENT_COLUMNS),
+        ]
+        for driver, result in report["drivers"].items()
+    ]
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
@@ -88,7 +95,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"median of {parameters['rounds']} interleaved rounds, {parameters['rows']:,} rows "
         f"inserted, {parameters['posts']:,} posts read.",
         "",
-        _markdown_table([column.title for column in DRIVER_COLUMNS], driver_rows(report)),
+        _markdown_table(HEADER, driver_rows(report)),
         "",
         "Versions, as each generated project installed them:",
         "",

@@ -37,16 +37,26 @@ TAGS = 20
 
 @dataclass(frozen=True)
 class Comparison:
-    """Median seconds of the generated code and of the raw driver doing the same work."""
+    """Seconds of the generated code and of the raw driver doing the same work, round by
+    round. The ratio is taken within each round (raw / generated, 1.0 = as fast), where both
+    sides met the same state of a noisy machine, and its median kept; the quartiles of those
+    ratios say how steady it was."""
 
-    generated_seconds: float
-    raw_seconds: float
+    generated: list[float]
+    raw: list[float]
 
-    def as_json(self) -> dict[str, float]:
+    @property
+    def ratios(self) -> list[float]:
+        return [raw / generated for generated, raw in zip(self.generated, self.raw, strict=True)]
+
+    def as_json(self) -> dict[str, Any]:
+        ratios = self.ratios
+        low, _, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
         return {
-            "generated_seconds": round(self.generated_seconds, 6),
-            "raw_seconds": round(self.raw_seconds, 6),
-            "ratio": round(self.raw_seconds / self.generated_seconds, 3),
+            "generated_seconds": round(statistics.median(self.generated), 6),
+            "raw_seconds": round(statistics.median(self.raw), 6),
+            "ratio": round(statistics.median(ratios), 3),
+            "ratio_quartiles": [round(low, 3), round(high, 3)],
         }
 
 
@@ -57,20 +67,23 @@ async def interleaved(
     rounds: int,
     reset: Callable[[], Awaitable[None]] | None = None,
 ) -> Comparison:
-    """Run generated, raw, generated, raw, ... after one untimed warm-up of each; `reset`
-    (untimed) runs before every run. Interleaving spreads a noisy machine over both sides."""
+    """Run both sides in each of `rounds` rounds, after one untimed warm-up round; the side
+    that goes first alternates, so neither always finds the machine (or the database's caches)
+    as the other left them. `reset` (untimed) runs before every run."""
+    sides = {"generated": generated, "raw": raw}
     timings: dict[str, list[float]] = {"generated": [], "raw": []}
     for round_number in range(rounds + 1):
-        for side, run in (("generated", generated), ("raw", raw)):
+        order = ("generated", "raw") if round_number % 2 else ("raw", "generated")
+        for side in order:
             if reset is not None:
                 await reset()
             gc.collect()  # each run starts from a clean heap, not with the other side's garbage
             started = time.perf_counter()
-            await run()
+            await sides[side]()
             elapsed = time.perf_counter() - started
             if round_number > 0:
                 timings[side].append(elapsed)
-    return Comparison(statistics.median(timings["generated"]), statistics.median(timings["raw"]))
+    return Comparison(timings["generated"], timings["raw"])
 
 
 # --- The benchmark --------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from collections import Counter
 from typing import Any
 
 from generated_project import GeneratedProject, describe, report, run_named
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, literal_column, select, text
 
 REPLICATION_TIMEOUT = 30.0  # seconds
 
@@ -70,20 +70,37 @@ async def load(project: GeneratedProject, transactions: str, concurrency: str, l
     )
 
 
+# Asked in a session, where its plain SELECTs run: true on a replica.
+ON_REPLICA: dict[str, Any] = {
+    "postgresql": func.pg_is_in_recovery(),
+    "mysql": literal_column("@@read_only"),
+}
+HAS_USERS_TABLE = {
+    "postgresql": "SELECT to_regclass('users') IS NOT NULL",
+    "mysql": "SELECT count(*) FROM information_schema.tables"
+    " WHERE table_schema = DATABASE() AND table_name = 'users'",
+}
+
+
+async def on_replica(session: Any) -> bool:
+    dialect = session.bind.dialect.name
+    return bool(await session.scalar(select(ON_REPLICA[dialect])))
+
+
 async def replica(project: GeneratedProject) -> None:
-    """Writes go to the primary, reads to the standby, and nothing writes to the standby."""
+    """Writes go to the primary, reads to the replica, and nothing writes to the replica."""
     user = project.models.User
     replica_engine = project.db.get_replica_engine()
     assert replica_engine is not None, "DATABASE_REPLICA_URL is not set"
     factory = project.db.get_session_factory()
 
-    # The migrations ran on the primary: wait until the standby has replayed them.
+    # The migrations ran on the primary: wait until the replica has replayed them.
     deadline = time.monotonic() + REPLICATION_TIMEOUT
     while True:
         async with replica_engine.connect() as connection:
-            if await connection.scalar(text("SELECT to_regclass('users') IS NOT NULL")):
+            if await connection.scalar(text(HAS_USERS_TABLE[connection.dialect.name])):
                 break
-        assert time.monotonic() < deadline, "the standby never received the schema"
+        assert time.monotonic() < deadline, "the replica never received the schema"
         await asyncio.sleep(0.05)
 
     async with project.unit_of_work() as session:
@@ -93,11 +110,11 @@ async def replica(project: GeneratedProject) -> None:
             await session.scalar(select(user.id).where(user.email == "replicated@example.com"))
             is not None
         )
-        after_write_in_recovery = await session.scalar(select(func.pg_is_in_recovery()))
+        after_write_on_replica = await on_replica(session)
 
     attempts = 0
     seen_on_replica = False
-    read_in_recovery = None
+    read_on_replica = None
     started = time.monotonic()
     while time.monotonic() - started < REPLICATION_TIMEOUT:
         attempts += 1
@@ -105,24 +122,28 @@ async def replica(project: GeneratedProject) -> None:
             statement = select(user.id).where(user.email == "replicated@example.com")
             found = await session.scalar(statement)
             # The same kind of plain SELECT, asked where it ran.
-            read_in_recovery = await session.scalar(select(func.pg_is_in_recovery()))
+            read_on_replica = await on_replica(session)
         if found is not None:
             seen_on_replica = True
             break
         await asyncio.sleep(0.02)
     lag = time.monotonic() - started
 
+    # A row committed a moment ago, read at once through use_primary().
+    async with project.unit_of_work() as session:
+        session.add(user(name="Fresh", email="fresh@example.com"))
     async with factory() as session:
         project.db.use_primary(session)
-        forced_in_recovery = await session.scalar(select(func.pg_is_in_recovery()))
+        fresh = await session.scalar(select(user.id).where(user.email == "fresh@example.com"))
+        forced_on_replica = await on_replica(session)
 
     statement = insert(user).values(name="Lost", email="lost@example.com")
     # The replica route: the application's replica engine (read-only transactions) ...
     write_errors = {"replica_engine": await refusal(replica_engine, statement)}
-    # ... and even a plain engine on the standby, which refuses every write by itself.
+    # ... and even a plain engine on the replica, which refuses every write by itself.
     plain = project.db.make_engine(project.db.get_settings().database_replica_url)
     try:
-        write_errors["plain_engine_on_standby"] = await refusal(plain, statement)
+        write_errors["plain_engine_on_replica"] = await refusal(plain, statement)
     finally:
         await plain.dispose()
 
@@ -133,10 +154,11 @@ async def replica(project: GeneratedProject) -> None:
     await replica_engine.dispose()
     report(
         own_write_visible=own_write_visible,
-        after_write_in_recovery=after_write_in_recovery,
+        after_write_on_replica=after_write_on_replica,
         seen_on_replica=seen_on_replica,
-        read_in_recovery=read_in_recovery,
-        forced_in_recovery=forced_in_recovery,
+        read_on_replica=read_on_replica,
+        fresh_seen_through_use_primary=fresh is not None,
+        forced_on_replica=forced_on_replica,
         attempts=attempts,
         lag=round(lag, 3),
         write_errors=write_errors,
@@ -158,11 +180,11 @@ async def fallback(project: GeneratedProject) -> None:
     """Without DATABASE_REPLICA_URL, reads go to the primary."""
     user = project.models.User
     async with project.db.get_session_factory()() as session:
-        in_recovery = await session.scalar(select(func.pg_is_in_recovery()))
+        read_on_replica = await on_replica(session)
         users = await session.scalar(select(func.count()).select_from(user))
     report(
         replica_engine=project.db.get_replica_engine() is not None,
-        in_recovery=in_recovery,
+        read_on_replica=read_on_replica,
         users=users,
     )
 

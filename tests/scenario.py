@@ -21,7 +21,6 @@ from sqlalchemy_async_template.matrix import Combination
 from sqlalchemy_async_template.render import render_combination
 from sqlalchemy_async_template.servers import (
     ManagedServer,
-    ensure_installed,
     managed_mariadb_server,
     managed_postgresql_server,
 )
@@ -150,7 +149,6 @@ class ManagedServers:
 
     def server(self, dialect: str) -> ManagedServer:
         if dialect not in self._servers:
-            ensure_installed()
             start = managed_postgresql_server if dialect == "postgresql" else managed_mariadb_server
             self._servers[dialect] = self._stack.enter_context(start())
         return self._servers[dialect]

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from sqlalchemy_async_template.servers import DatabaseServer, mariadb_server, postgresql_server
+from sqlalchemy_async_template.servers import (
+    DatabaseServer,
+    ServerError,
+    mariadb_server,
+    pgbouncer,
+    postgresql_server,
+)
+from sqlalchemy_async_template.servers.binaries import SEARCH_PATH_VARIABLE
+from sqlalchemy_async_template.servers.postgresql import PostgreSQLServer
 
 ServerFactory = Callable[[Path | None], AbstractContextManager[DatabaseServer]]
 
@@ -186,3 +194,24 @@ def test_server_stops_when_body_raises(start_server: ServerFactory, workdir: Pat
         crash_inside_server()
     [(pids, port)] = seen
     assert_server_gone(pids, port, workdir)
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        postgresql_server,
+        mariadb_server,
+        lambda workdir: pgbouncer(PostgreSQLServer("127.0.0.1", 5432, "app", "unused"), workdir),
+    ],
+    ids=["postgresql", "mariadb", "pgbouncer"],
+)
+def test_missing_programs_are_one_line_naming_the_install_script(
+    start: ServerFactory, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SEARCH_PATH_VARIABLE, str(workdir))  # an empty directory
+    with pytest.raises(ServerError) as raised, start(workdir):
+        pass
+    message = str(raised.value)
+    assert "scripts/install-system-deps" in message
+    assert "\n" not in message
+    assert not list(workdir.iterdir()), "nothing should be created before the programs are found"

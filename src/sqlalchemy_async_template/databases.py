@@ -9,7 +9,7 @@ from pathlib import Path
 from types import TracebackType
 
 from .matrix import Combination, url_scheme_of
-from .servers import DatabaseServer, ensure_installed, mariadb_server, postgresql_server
+from .servers import DatabaseServer, mariadb_server, postgresql_server
 
 
 class Databases:
@@ -25,7 +25,6 @@ class Databases:
     def server(self, dialect: str) -> DatabaseServer:
         with self._lock:
             if dialect not in self._servers:
-                ensure_installed()
                 start = postgresql_server if dialect == "postgresql" else mariadb_server
                 self._servers[dialect] = self._stack.enter_context(start(self._workdir))
             return self._servers[dialect]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,7 +22,11 @@ from sqlalchemy_async_template.servers import (
     pgbouncer,
     postgresql_server,
 )
-from sqlalchemy_async_template.servers.binaries import SEARCH_PATH_VARIABLE
+from sqlalchemy_async_template.servers.binaries import (
+    SEARCH_PATH_VARIABLE,
+    mariadb_programs,
+    postgresql_bindir,
+)
 from sqlalchemy_async_template.servers.postgresql import PostgreSQLServer
 
 ServerFactory = Callable[[Path | None], AbstractContextManager[DatabaseServer]]
@@ -194,6 +199,37 @@ def test_server_stops_when_body_raises(start_server: ServerFactory, workdir: Pat
         crash_inside_server()
     [(pids, port)] = seen
     assert_server_gone(pids, port, workdir)
+
+
+def installed_version(program: Path | str) -> str:
+    """The first dotted number in ``program --version``: "15.18", "10.11.19"."""
+    output = subprocess.run(
+        [str(program), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    match = re.search(r"\d+(\.\d+)+", output)
+    assert match, output
+    return match.group()
+
+
+@pytest.mark.parametrize(
+    ("start_server", "program", "major_version"),
+    [
+        (postgresql_server, lambda: postgresql_bindir() / "postgres", r"\d+"),
+        (mariadb_server, lambda: mariadb_programs().server, r"\d+\.\d+"),
+    ],
+    ids=["postgresql", "mariadb"],
+)
+def test_server_reports_the_installed_version(
+    start_server: ServerFactory,
+    program: Callable[[], Path | str],
+    major_version: str,
+    workdir: Path,
+) -> None:
+    installed = installed_version(program())
+    with start_server(workdir) as server:
+        assert server.version() == installed
+        assert re.fullmatch(major_version, server.major_version())
+        assert installed.startswith(f"{server.major_version()}.")
 
 
 @pytest.mark.parametrize(

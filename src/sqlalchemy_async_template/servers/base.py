@@ -31,6 +31,8 @@ class DatabaseServer(ABC):
     """
 
     dialect: ClassVar[str]  # SQLAlchemy's dialect name: "postgresql" or "mysql"
+    # How many leading parts of version() name a release series, as Docker image tags do.
+    major_version_parts: ClassVar[int]
 
     host: str
     port: int
@@ -50,6 +52,14 @@ class DatabaseServer(ABC):
     @abstractmethod
     def terminate_connections(self, database: str) -> int:
         """Kill every other client connection to ``database``; return how many were killed."""
+
+    @abstractmethod
+    def version(self) -> str:
+        """The server's version number, such as ``15.18`` or ``10.11.19``."""
+
+    def major_version(self) -> str:
+        """The release series, spelled as the official Docker images tag it: ``15``, ``10.11``."""
+        return ".".join(self.version().split(".")[: self.major_version_parts])
 
 
 class Restartable(Protocol):

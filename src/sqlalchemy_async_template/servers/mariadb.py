@@ -51,6 +51,7 @@ class MariaDBServer(DatabaseServer):
     """A MariaDB server, administered through the mariadb client."""
 
     dialect = "mysql"
+    major_version_parts = 2  # "10.11.19" is release series 10.11
 
     def create_database(self, name: str) -> None:
         identifier = _identifier(name)
@@ -62,6 +63,10 @@ class MariaDBServer(DatabaseServer):
 
     def terminate_connections(self, database: str) -> int:
         return int(_query(self, _terminate_sql(database)).strip() or 0)
+
+    def version(self) -> str:
+        # Debian's says "10.11.19-MariaDB-0+deb12u1-log".
+        return _query(self, "SELECT VERSION()").split("-")[0].strip()
 
 
 @contextmanager

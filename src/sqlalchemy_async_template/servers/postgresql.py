@@ -44,6 +44,7 @@ class PostgreSQLServer(DatabaseServer):
     """A PostgreSQL server (or PgBouncer in front of one), administered through psql."""
 
     dialect = "postgresql"
+    major_version_parts = 1  # "15.18" is release 15
 
     def create_database(self, name: str) -> None:
         identifier = _identifier(name)
@@ -62,6 +63,10 @@ class PostgreSQLServer(DatabaseServer):
             "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
         )
         return int(killed.strip() or 0)
+
+    def version(self) -> str:
+        # Debian's says "15.18 (Debian 15.18-0+deb12u1)".
+        return self._execute("SHOW server_version").split()[0]
 
     def _execute(self, *statements: str) -> str:
         """Run statements one by one with psql; return its output."""

@@ -1,4 +1,5 @@
-"""Start real PostgreSQL and MariaDB servers; use them through the stock command-line clients."""
+"""Start real PostgreSQL and MariaDB servers (and a MariaDB replica); use them through the
+stock command-line clients."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy_async_template.servers import (
     DatabaseServer,
     ServerError,
+    mariadb_replica,
     mariadb_server,
     pgbouncer,
     postgresql_server,
@@ -75,8 +77,8 @@ def client_env(server: DatabaseServer) -> dict[str, str]:
     return {**os.environ, "MYSQL_PWD": server.password, "PGCLIENTENCODING": "UTF8"}
 
 
-def run_sql(server: DatabaseServer, database: str, sql: str) -> str:
-    result = subprocess.run(
+def execute(server: DatabaseServer, database: str, sql: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         client_command(server, database, sql),
         env=client_env(server),
         capture_output=True,
@@ -85,8 +87,19 @@ def run_sql(server: DatabaseServer, database: str, sql: str) -> str:
         check=False,
         timeout=30,
     )
+
+
+def run_sql(server: DatabaseServer, database: str, sql: str) -> str:
+    result = execute(server, database, sql)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
+
+
+def refused_sql(server: DatabaseServer, database: str, sql: str) -> str:
+    """The error message of a statement that must fail."""
+    result = execute(server, database, sql)
+    assert result.returncode != 0, f"{sql!r} succeeded: {result.stdout}"
+    return result.stderr.strip()
 
 
 def start_sleeping_client(server: DatabaseServer, database: str) -> subprocess.Popen[bytes]:
@@ -199,6 +212,31 @@ def test_server_stops_when_body_raises(start_server: ServerFactory, workdir: Pat
         crash_inside_server()
     [(pids, port)] = seen
     assert_server_gone(pids, port, workdir)
+
+
+def test_mariadb_replica_follows_the_primary_and_refuses_writes(workdir: Path) -> None:
+    with mariadb_server(workdir / "primary") as primary:
+        with mariadb_replica(primary, workdir / "replica") as replica:
+            # A database, its schema and rows, all made on the primary after the replica started.
+            primary.create_database("shop")
+            run_sql(primary, "shop", "CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(20))")
+            run_sql(primary, "shop", f"INSERT INTO notes VALUES (1, '{EMOJI}')")
+            replica.catch_up()
+            assert run_sql(replica, "shop", "SELECT body FROM notes") == EMOJI
+
+            run_sql(primary, "shop", "INSERT INTO notes VALUES (2, 'later')")
+            replica.catch_up()
+            assert run_sql(replica, "shop", "SELECT COUNT(*) FROM notes") == "2"
+
+            for write in ("INSERT INTO notes VALUES (3, 'mine')", "CREATE TABLE mine (id INT)"):
+                assert "--read-only" in refused_sql(replica, "shop", write)
+            with pytest.raises(ServerError, match="read-only"):
+                replica.create_database("mine")
+            assert run_sql(primary, "shop", "SELECT COUNT(*) FROM notes") == "2"
+
+            pids, port = server_pids(workdir / "replica"), replica.port
+        assert_server_gone(pids, port, workdir / "replica")
+        assert run_sql(primary, "shop", "SELECT COUNT(*) FROM notes") == "2"
 
 
 def installed_version(program: Path | str) -> str:

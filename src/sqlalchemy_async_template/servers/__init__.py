@@ -10,21 +10,23 @@ directory removed on exit, also when the body raises, and nothing global outlive
 - ``process``: supervising a server process (ports, service users, directories, signals).
 - ``binaries``: finding the installed server programs.
 - ``postgresql``: a server, a streaming hot standby of one, PgBouncer in front of one.
-- ``mariadb``: a server.
+- ``mariadb``: a server, a read-only GTID replica of one.
 """
 
 from .base import DatabaseServer, ManagedServer, ServerError
-from .mariadb import managed_mariadb_server, mariadb_server
+from .mariadb import MariaDBReplica, managed_mariadb_server, mariadb_replica, mariadb_server
 from .postgresql import managed_postgresql_server, pgbouncer, postgresql_server, postgresql_standby
 from .process import free_port
 
 __all__ = [
     "DatabaseServer",
     "ManagedServer",
+    "MariaDBReplica",
     "ServerError",
     "free_port",
     "managed_mariadb_server",
     "managed_postgresql_server",
+    "mariadb_replica",
     "mariadb_server",
     "pgbouncer",
     "postgresql_server",

@@ -1,8 +1,10 @@
-"""Start real PostgreSQL and MariaDB servers; use them through the stock command-line clients."""
+"""Start real PostgreSQL and MariaDB servers (and a MariaDB replica); use them through the
+stock command-line clients."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -14,7 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from sqlalchemy_async_template.servers import DatabaseServer, mariadb_server, postgresql_server
+from sqlalchemy_async_template.servers import (
+    DatabaseServer,
+    ServerError,
+    mariadb_replica,
+    mariadb_server,
+    pgbouncer,
+    postgresql_server,
+)
+from sqlalchemy_async_template.servers.binaries import (
+    SEARCH_PATH_VARIABLE,
+    mariadb_programs,
+    postgresql_bindir,
+)
+from sqlalchemy_async_template.servers.postgresql import PostgreSQLServer
 
 ServerFactory = Callable[[Path | None], AbstractContextManager[DatabaseServer]]
 
@@ -62,8 +77,8 @@ def client_env(server: DatabaseServer) -> dict[str, str]:
     return {**os.environ, "MYSQL_PWD": server.password, "PGCLIENTENCODING": "UTF8"}
 
 
-def run_sql(server: DatabaseServer, database: str, sql: str) -> str:
-    result = subprocess.run(
+def execute(server: DatabaseServer, database: str, sql: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         client_command(server, database, sql),
         env=client_env(server),
         capture_output=True,
@@ -72,8 +87,19 @@ def run_sql(server: DatabaseServer, database: str, sql: str) -> str:
         check=False,
         timeout=30,
     )
+
+
+def run_sql(server: DatabaseServer, database: str, sql: str) -> str:
+    result = execute(server, database, sql)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
+
+
+def refused_sql(server: DatabaseServer, database: str, sql: str) -> str:
+    """The error message of a statement that must fail."""
+    result = execute(server, database, sql)
+    assert result.returncode != 0, f"{sql!r} succeeded: {result.stdout}"
+    return result.stderr.strip()
 
 
 def start_sleeping_client(server: DatabaseServer, database: str) -> subprocess.Popen[bytes]:
@@ -186,3 +212,80 @@ def test_server_stops_when_body_raises(start_server: ServerFactory, workdir: Pat
         crash_inside_server()
     [(pids, port)] = seen
     assert_server_gone(pids, port, workdir)
+
+
+def test_mariadb_replica_follows_the_primary_and_refuses_writes(workdir: Path) -> None:
+    with mariadb_server(workdir / "primary") as primary:
+        with mariadb_replica(primary, workdir / "replica") as replica:
+            # A database, its schema and rows, all made on the primary after the replica started.
+            primary.create_database("shop")
+            run_sql(primary, "shop", "CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(20))")
+            run_sql(primary, "shop", f"INSERT INTO notes VALUES (1, '{EMOJI}')")
+            replica.catch_up()
+            assert run_sql(replica, "shop", "SELECT body FROM notes") == EMOJI
+
+            run_sql(primary, "shop", "INSERT INTO notes VALUES (2, 'later')")
+            replica.catch_up()
+            assert run_sql(replica, "shop", "SELECT COUNT(*) FROM notes") == "2"
+
+            for write in ("INSERT INTO notes VALUES (3, 'mine')", "CREATE TABLE mine (id INT)"):
+                assert "--read-only" in refused_sql(replica, "shop", write)
+            with pytest.raises(ServerError, match="read-only"):
+                replica.create_database("mine")
+            assert run_sql(primary, "shop", "SELECT COUNT(*) FROM notes") == "2"
+
+            pids, port = server_pids(workdir / "replica"), replica.port
+        assert_server_gone(pids, port, workdir / "replica")
+        assert run_sql(primary, "shop", "SELECT COUNT(*) FROM notes") == "2"
+
+
+def installed_version(program: Path | str) -> str:
+    """The first dotted number in ``program --version``: "15.18", "10.11.19"."""
+    output = subprocess.run(
+        [str(program), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    match = re.search(r"\d+(\.\d+)+", output)
+    assert match, output
+    return match.group()
+
+
+@pytest.mark.parametrize(
+    ("start_server", "program", "major_version"),
+    [
+        (postgresql_server, lambda: postgresql_bindir() / "postgres", r"\d+"),
+        (mariadb_server, lambda: mariadb_programs().server, r"\d+\.\d+"),
+    ],
+    ids=["postgresql", "mariadb"],
+)
+def test_server_reports_the_installed_version(
+    start_server: ServerFactory,
+    program: Callable[[], Path | str],
+    major_version: str,
+    workdir: Path,
+) -> None:
+    installed = installed_version(program())
+    with start_server(workdir) as server:
+        assert server.version() == installed
+        assert re.fullmatch(major_version, server.major_version())
+        assert installed.startswith(f"{server.major_version()}.")
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        postgresql_server,
+        mariadb_server,
+        lambda workdir: pgbouncer(PostgreSQLServer("127.0.0.1", 5432, "app", "unused"), workdir),
+    ],
+    ids=["postgresql", "mariadb", "pgbouncer"],
+)
+def test_missing_programs_are_one_line_naming_the_install_script(
+    start: ServerFactory, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SEARCH_PATH_VARIABLE, str(workdir))  # an empty directory
+    with pytest.raises(ServerError) as raised, start(workdir):
+        pass
+    message = str(raised.value)
+    assert "scripts/install-system-deps" in message
+    assert "\n" not in message
+    assert not list(workdir.iterdir()), "nothing should be created before the programs are found"

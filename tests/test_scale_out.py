@@ -4,27 +4,31 @@ replica, both real and on 127.0.0.1, plus the new questions' combinations verifi
 PgBouncer: three processes of a generated project with `pgbouncer=yes` run hundreds of
 transactions at once through PgBouncer in transaction mode with zero failures; the same load
 from the same project generated with `pgbouncer=no` fails, so the setting is what makes the
-difference. Read replica: with `read_replica=yes`, reads go to a hot standby of the primary and
-see a committed row once it is replicated, writes go to the primary, and no write can go
-through the replica route. (The replica routing is verified for the MariaDB drivers by their
-generated tests, on one server: a real MariaDB replica is not part of this suite.)
+difference. Read replica: with `read_replica=yes`, on every server driver, reads go to a real
+replica of the primary (a PostgreSQL streaming hot standby; a MariaDB GTID replica) and see a
+committed row once it is replicated, writes and the reads after them go to the primary,
+`use_primary()` reads a row committed a moment ago, and no write can go through the replica
+route.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from helpers import Render
-from scenario import SCENARIOS, Report, installed, migrate, run_scenario
+from scenario import SCENARIOS, SERVER_DRIVERS, Report, installed, migrate, run_scenario
 
 from sqlalchemy_async_template.matrix import Combination
 from sqlalchemy_async_template.project import Project
-from sqlalchemy_async_template.questions import url_scheme_of
+from sqlalchemy_async_template.questions import dialect_of, url_scheme_of
 from sqlalchemy_async_template.servers import (
     DatabaseServer,
+    mariadb_replica,
+    mariadb_server,
     pgbouncer,
     postgresql_server,
     postgresql_standby,
@@ -53,6 +57,19 @@ def scale_out_servers() -> Iterator[ScaleOutServers]:
         pgbouncer(primary, pool_mode="transaction", pool_size=4) as bouncer,
     ):
         yield ScaleOutServers(primary, standby, bouncer)
+
+
+@dataclass(frozen=True)
+class Replication:
+    primary: DatabaseServer
+    replica: DatabaseServer
+
+
+@pytest.fixture(scope="module")
+def mariadb_replication() -> Iterator[Replication]:
+    """A MariaDB primary of this module and a read-only GTID replica of it."""
+    with mariadb_server() as primary, mariadb_replica(primary) as replica:
+        yield Replication(primary, replica)
 
 
 def load_through(project: Project, label: str) -> list[Report]:
@@ -107,18 +124,31 @@ class ReplicaProject:
     replica_url: str
 
 
-@pytest.fixture(scope="module", params=POSTGRESQL_DRIVERS)
+@pytest.fixture(scope="module", params=SERVER_DRIVERS)
 def replica_project(
-    request: pytest.FixtureRequest, scale_out_servers: ScaleOutServers, render: Render
+    request: pytest.FixtureRequest,
+    scale_out_servers: ScaleOutServers,
+    mariadb_replication: Replication,
+    render: Render,
 ) -> ReplicaProject:
     driver: str = request.param
+    replication = (
+        Replication(scale_out_servers.primary, scale_out_servers.standby)
+        if dialect_of(driver) == "postgresql"
+        else mariadb_replication
+    )
     combination = Combination(driver, "annotated", "uow", extra_answers=(("read_replica", True),))
     database = f"replica_{driver}"
-    scale_out_servers.primary.create_database(database)
-    primary_url = scale_out_servers.primary.url(url_scheme_of(driver), database)
-    project = installed(render(combination)).with_database(primary_url)
+    replication.primary.create_database(database)
+    project = installed(render(combination))
+    project = project.with_database(project_url(replication.primary, driver, database))
     migrate(project)
-    return ReplicaProject(project, scale_out_servers.standby.url(url_scheme_of(driver), database))
+    return ReplicaProject(project, project_url(replication.replica, driver, database))
+
+
+def project_url(server: DatabaseServer, driver: str, database: str) -> str:
+    url = server.url(url_scheme_of(driver), database)
+    return f"{url}?charset=utf8mb4" if server.dialect == "mysql" else url
 
 
 def test_reads_go_to_the_replica_and_writes_to_the_primary(replica_project: ReplicaProject) -> None:
@@ -137,11 +167,13 @@ def test_reads_go_to_the_replica_and_writes_to_the_primary(replica_project: Repl
     assert report["fresh_seen_through_use_primary"] is True
     assert report["forced_on_replica"] is False
 
+    # PostgreSQL: "cannot execute INSERT in a read-only transaction"; MariaDB: "Cannot execute
+    # statement in a READ ONLY transaction" and, without it, "running with the --read-only
+    # option".
     errors = report["write_errors"]
-    assert errors["replica_engine"] is not None, "a write went through the replica route"
-    assert "read-only transaction" in errors["replica_engine"]
-    assert errors["plain_engine_on_replica"] is not None
-    assert "read-only transaction" in errors["plain_engine_on_replica"]
+    for route in ("replica_engine", "plain_engine_on_replica"):
+        assert errors[route] is not None, f"a write went through {route}"
+        assert re.search(r"(?i)read[- ]only", errors[route]), errors[route]
     assert report["lost_rows"] == 0
 
 

@@ -7,7 +7,6 @@ the statement counts, that both sides of every comparison ran, and what the repo
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +51,9 @@ def test_bench_measures_a_driver_and_the_render(tmp_path: Path) -> None:
         comparison = details[name]
         assert comparison["generated_seconds"] > 0, name
         assert comparison["raw_seconds"] > 0, name
-        assert math.isclose(
-            comparison["ratio"],
-            comparison["raw_seconds"] / comparison["generated_seconds"],
-            rel_tol=0.01,
-            abs_tol=0.001,
-        ), name
+        # The median of the rounds' ratios lies between their quartiles.
+        low, high = comparison["ratio_quartiles"]
+        assert 0 < low <= comparison["ratio"] <= high, (name, comparison)
     assert details["versions"]["sqlalchemy"].startswith("2.1")
     assert details["versions"]["server"].startswith("3.")  # SQLite 3
     assert report["render"]["command"]["floor_seconds"] > 0

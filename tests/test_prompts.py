@@ -192,7 +192,9 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
     assert "class User(Base)" in models
     assert "Mapped[" not in models
     assert (package / "scoped.py").is_file()
-    assert "class ReplicaRoutingSession(Session)" in (package / "db.py").read_text(encoding="utf-8")
+    assert "class ReplicaRoutingSession(Session)" in (package / "replica.py").read_text(
+        encoding="utf-8"
+    )
     assert not (package / "unit_of_work.py").exists()
     assert "postgresql+psycopg://" in (project / ".env").read_text(encoding="utf-8")
     # Exactly what the person typed, no more (a pre-filled default must not stick to it).

@@ -15,6 +15,7 @@ asserts on it.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 import time
 from collections import Counter
@@ -117,8 +118,9 @@ async def replica(project: Project) -> None:
         await asyncio.sleep(0.02)
     lag = time.monotonic() - started
 
+    replica_routing = importlib.import_module(f"{project.db.__package__}.replica")
     async with factory() as session:
-        project.db.use_primary(session)
+        replica_routing.use_primary(session)
         forced_in_recovery = await session.scalar(select(func.pg_is_in_recovery()))
 
     write_errors: dict[str, str | None] = {}

@@ -22,10 +22,15 @@ from sqlalchemy_async_template.runner import check_combination
 from sqlalchemy_async_template.servers import free_port
 from sqlalchemy_async_template.verify import STEP_NAMES, install, project_environment
 
+UUID_KEYS: tuple[tuple[str, str | bool], ...] = (("primary_key", "uuid"),)
+
 SKELETONS = [
     skeleton_of(Combination("aiosqlite", "annotated", pattern))
     for pattern in ("uow", "fastapi", "scoped")
-] + [skeleton_of(Combination("asyncpg", "annotated", "uow"))]
+] + [
+    skeleton_of(Combination("asyncpg", "annotated", "uow")),
+    skeleton_of(Combination("asyncmy", "classic", "fastapi", extra_answers=UUID_KEYS)),
+]
 
 
 @pytest.mark.parametrize(

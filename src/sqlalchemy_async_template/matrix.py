@@ -118,6 +118,19 @@ def optional_questions() -> list[str]:
     ]
 
 
+def optional_choices() -> list[tuple[str, str]]:
+    """Choice questions beyond the matrix that every driver is asked (such as `primary_key`),
+    each with its first choice other than the default."""
+    return [
+        (name, next(value for value in choices(name) if value != spec["default"]))
+        for name, spec in questions().items()
+        if isinstance(spec, dict)
+        and "choices" in spec
+        and "when" not in spec
+        and name not in MATRIX_QUESTIONS
+    ]
+
+
 def applies_to(question: str, driver: str) -> bool:
     """Whether copier.yml asks `question` of a user who picked `driver`."""
     when: str = questions()[question]["when"]
@@ -127,11 +140,15 @@ def applies_to(question: str, driver: str) -> bool:
 
 def option_combinations() -> list[Combination]:
     """One combination per driver with every optional question that applies to it switched
-    on, spread over the model styles and session patterns."""
+    on and every optional choice away from its default, spread over the model styles and
+    session patterns."""
     styles, patterns = choices("model_style"), choices("session_pattern")
     combinations = []
     for index, driver in enumerate(choices("database_driver")):
-        extra = tuple((q, True) for q in optional_questions() if applies_to(q, driver))
+        extra: tuple[tuple[str, str | bool], ...] = (
+            *((q, True) for q in optional_questions() if applies_to(q, driver)),
+            *optional_choices(),
+        )
         if extra:
             combinations.append(
                 Combination(

@@ -137,6 +137,7 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
     terminal.choose("session_pattern", "scoped")
     terminal.ask("include_examples")
     terminal.type("y")
+    terminal.choose("primary_key", "uuid")
     terminal.ask("database_password")
     terminal.type(SECRET + ENTER)
     terminal.ask("pgbouncer")
@@ -156,6 +157,7 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
         "model_style",
         "session_pattern",
         "include_examples",
+        "primary_key",
         "database_password",
         "pgbouncer",
         "read_replica",
@@ -182,6 +184,7 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
         "model_style": "classic",
         "session_pattern": "scoped",
         "include_examples": True,
+        "primary_key": "uuid",
         "pgbouncer": False,
         "read_replica": True,
     }
@@ -208,6 +211,8 @@ def test_sqlite_needs_no_password_question(terminal: Terminal) -> None:
         terminal.type(ENTER)  # the defaults: SQLite, annotated, unit of work
     terminal.ask("include_examples")
     terminal.type("n")
+    terminal.ask("primary_key")
+    terminal.type(ENTER)  # the default: integer
     terminal.finish()
 
     for question in ("database_password", "pgbouncer", "read_replica"):

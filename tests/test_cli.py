@@ -40,10 +40,11 @@ def test_matrix_is_every_combination_of_the_copier_yml_choices() -> None:
 def test_optional_questions_are_verified_once_per_driver_they_apply_to() -> None:
     extras = {c.database_driver: dict(c.extra_answers) for c in matrix.option_combinations()}
     assert extras == {
-        "asyncpg": {"pgbouncer": True, "read_replica": True},
-        "psycopg": {"pgbouncer": True, "read_replica": True},
-        "asyncmy": {"read_replica": True},
-        "aiomysql": {"read_replica": True},
+        "aiosqlite": {"primary_key": "uuid"},
+        "asyncpg": {"pgbouncer": True, "read_replica": True, "primary_key": "uuid"},
+        "psycopg": {"pgbouncer": True, "read_replica": True, "primary_key": "uuid"},
+        "asyncmy": {"read_replica": True, "primary_key": "uuid"},
+        "aiomysql": {"read_replica": True, "primary_key": "uuid"},
     }
     assert question("pgbouncer").asked_for("asyncpg")
     assert not question("pgbouncer").asked_for("aiomysql")

@@ -136,6 +136,7 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
     terminal.choose("session_pattern", "scoped")
     terminal.ask("include_examples")
     terminal.type("y")
+    terminal.choose("primary_key", "uuid")
     terminal.ask("database_password")
     terminal.type(SECRET + ENTER)
     terminal.ask("pgbouncer")
@@ -155,6 +156,7 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
         "model_style",
         "session_pattern",
         "include_examples",
+        "primary_key",
         "database_password",
         "pgbouncer",
         "read_replica",
@@ -181,6 +183,7 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
         "model_style": "classic",
         "session_pattern": "scoped",
         "include_examples": True,
+        "primary_key": "uuid",
         "pgbouncer": False,
         "read_replica": True,
     }
@@ -191,7 +194,9 @@ def test_a_person_answers_every_question_for_a_server_database(terminal: Termina
     assert "class User(Base)" in models
     assert "Mapped[" not in models
     assert (package / "scoped.py").is_file()
-    assert "class ReplicaRoutingSession(Session)" in (package / "db.py").read_text(encoding="utf-8")
+    assert "class ReplicaRoutingSession(Session)" in (package / "replica.py").read_text(
+        encoding="utf-8"
+    )
     assert not (package / "unit_of_work.py").exists()
     assert "postgresql+psycopg://" in (project / ".env").read_text(encoding="utf-8")
     # Exactly what the person typed, no more (a pre-filled default must not stick to it).
@@ -205,6 +210,8 @@ def test_sqlite_needs_no_password_question(terminal: Terminal) -> None:
         terminal.type(ENTER)  # the defaults: SQLite, annotated, unit of work
     terminal.ask("include_examples")
     terminal.type("n")
+    terminal.ask("primary_key")
+    terminal.type(ENTER)  # the default: integer
     terminal.finish()
 
     for name in ("database_password", "pgbouncer", "read_replica"):

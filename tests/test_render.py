@@ -78,12 +78,16 @@ def test_model_style_is_respected(rendered: tuple[Combination, Path]) -> None:
         return
     assert models is not None
     text = models.read_text(encoding="utf-8")
+    uuid_keys = combination.answers().get("primary_key") == "uuid"
     if combination.model_style == "classic":
         assert "Mapped[" not in text
-        assert "mapped_column(Integer, primary_key=True)" in text
+        key_type = "Uuid" if uuid_keys else "Integer"
+        assert f"mapped_column({key_type}, primary_key=True" in text
     else:
-        assert "Mapped[intpk]" in text
+        assert f"Mapped[{'uuidpk' if uuid_keys else 'intpk'}]" in text
         assert "WriteOnlyMapped[" in text
+    # Only the key the user chose: no other key type is defined.
+    assert ("uuid7" in text) == uuid_keys
 
 
 def test_session_pattern_files_and_dependencies(rendered: tuple[Combination, Path]) -> None:

@@ -496,3 +496,51 @@ def test_update_from_an_older_release_keeps_every_edit(
     checks = [run_step(step, current) for step in STEPS if step.name in {"ruff", "pytest"}]
     for check in checks:
         assert check.passed, check.output
+
+
+# ------------------------------------------------------------------ primary_key stays
+
+# The tables, the initial migration and every id already stored have the key's type: the
+# template refuses to change it, says why, and changes nothing.
+
+
+@pytest.fixture(params=["integer", "uuid"])
+def keyed_project(request: pytest.FixtureRequest, workspace: Workspace) -> tuple[Path, str]:
+    """A project generated with `primary_key` = the parameter, committed."""
+    project = workspace.render(OLD, {"primary_key": request.param}).path
+    git_commit_all(project, workspace.env, "Generate the project")
+    return project, request.param
+
+
+def test_changing_primary_key_is_refused_and_changes_nothing(
+    keyed_project: tuple[Path, str], workspace: Workspace
+) -> None:
+    project, key = keyed_project
+    other = "uuid" if key == "integer" else "integer"
+    before = files_of(project)
+
+    output = copier_command(
+        "update",
+        "--defaults",
+        "--data",
+        f"primary_key={other}",
+        cwd=project,
+        env=workspace.env,
+        check=False,
+    )
+
+    assert f'primary_key cannot change from "{key}" to "{other}"' in " ".join(output.split())
+    assert "generate a new project" in output
+    assert files_of(project) == before
+    assert git("status", "--porcelain", cwd=project, env=workspace.env) == ""
+    assert answers_file(project)["primary_key"] == key
+
+
+def test_an_update_that_keeps_primary_key_goes_through(
+    keyed_project: tuple[Path, str], workspace: Workspace
+) -> None:
+    project, key = keyed_project
+    output = copier_command("update", "--defaults", cwd=project, env=workspace.env)
+    assert "Warning" not in output  # the recorded answers are read only where they exist
+    assert answers_file(project)["primary_key"] == key
+    assert answers_file(project)["_commit"] == NEW

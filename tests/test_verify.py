@@ -20,13 +20,18 @@ from sqlalchemy_async_template.questions import url_scheme_of
 from sqlalchemy_async_template.servers import free_port
 from sqlalchemy_async_template.verify import STEP_NAMES, install, verify
 
+UUID_KEYS: tuple[tuple[str, str | bool], ...] = (("primary_key", "uuid"),)
+
 SKELETONS = [
     skeleton_of(Combination("aiosqlite", "annotated", pattern))
     for pattern in ("uow", "fastapi", "scoped")
-] + [skeleton_of(Combination("asyncpg", "annotated", "uow"))]
+] + [
+    skeleton_of(Combination("asyncpg", "annotated", "uow")),
+    skeleton_of(Combination("asyncmy", "classic", "fastapi", extra_answers=UUID_KEYS)),
+]
 # The generated suites' size: a combination that silently lost tests fails here.
-MIN_TESTS_WITH_EXAMPLES = 20
-MIN_TESTS_SKELETON = 6
+MIN_TESTS_WITH_EXAMPLES = 70
+MIN_TESTS_SKELETON = 30
 
 
 @pytest.mark.parametrize(

@@ -133,7 +133,7 @@ async def replica(project: GeneratedProject) -> None:
     async with project.unit_of_work() as session:
         session.add(user(name="Fresh", email="fresh@example.com"))
     async with factory() as session:
-        project.db.use_primary(session)
+        project.module("replica").use_primary(session)
         fresh = await session.scalar(select(user.id).where(user.email == "fresh@example.com"))
         forced_on_replica = await on_replica(session)
 

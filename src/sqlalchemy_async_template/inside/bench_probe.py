@@ -160,7 +160,7 @@ async def raw_post_summaries(raw: RawDriver, limit: int) -> list[dict[str, Any]]
     await raw.begin()
     try:
         rows = await raw.fetch(
-            f"SELECT p.id, p.title, p.created, u.name FROM posts AS p JOIN {window(raw)}"
+            f"SELECT p.id, p.title, p.created_at, u.name FROM posts AS p JOIN {window(raw)}"
             " ON w.id = p.id JOIN users AS u ON u.id = p.author_id ORDER BY p.id",
             [limit],
         )
@@ -168,7 +168,7 @@ async def raw_post_summaries(raw: RawDriver, limit: int) -> list[dict[str, Any]]
             post_id: {
                 "id": post_id,
                 "title": title,
-                "created": raw.timestamp(created),
+                "created_at": raw.timestamp(created),
                 "author_name": author_name,
                 "tags": [],
             }
@@ -193,26 +193,29 @@ async def raw_post_page(raw: RawDriver, limit: int) -> list[dict[str, Any]]:
     try:
         await raw.fetch("SELECT count(*) FROM posts")
         rows = await raw.fetch(
-            "SELECT p.id, p.title, p.content, p.author_id, p.created,"
-            " u.id, u.name, u.email, u.created FROM posts AS p"
+            "SELECT p.id, p.title, p.content, p.author_id, p.version, p.created_at,"
+            " p.updated_at, u.id, u.name, u.email, u.created_at, u.updated_at FROM posts AS p"
             " JOIN users AS u ON u.id = p.author_id"
             f" ORDER BY p.id LIMIT {raw.placeholders(1)}",
             [limit],
         )
         posts = {}
-        for post_id, title, content, author_id, created, *author in rows:
-            user_id, name, email, user_created = author
+        for post_id, title, content, author_id, version, created, updated, *author in rows:
+            user_id, name, email, user_created, user_updated = author
             posts[post_id] = {
                 "id": post_id,
                 "title": title,
                 "content": content,
                 "author_id": author_id,
-                "created": raw.timestamp(created),
+                "version": version,
+                "created_at": raw.timestamp(created),
+                "updated_at": raw.timestamp(updated),
                 "author": {
                     "id": user_id,
                     "name": name,
                     "email": email,
-                    "created": raw.timestamp(user_created),
+                    "created_at": raw.timestamp(user_created),
+                    "updated_at": raw.timestamp(user_updated),
                 },
                 "tags": [],
             }

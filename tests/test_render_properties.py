@@ -111,7 +111,7 @@ class Checker:
     def mypy_cache_for(self, project: Path) -> Path:
         """A copy of the dependencies' cache for `project` alone: modules of two generated
         projects share names (`tests.conftest`), so they must never share a cache."""
-        cache = project.parent / "mypy-cache"
+        cache = project.with_name(f"{project.name}-mypy-cache")
         shutil.copytree(self.dependency_cache, cache)
         return cache
 

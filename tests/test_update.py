@@ -421,6 +421,7 @@ def test_the_generated_readme_explains_updates(workspace: Workspace) -> None:
         "conflict markers",
         "<<<<<<<",
         "--data session_pattern=",
+        "A file you deleted stays deleted",
     ):
         assert phrase in " ".join(section.split()), phrase
 

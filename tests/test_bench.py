@@ -31,6 +31,7 @@ def test_bench_measures_a_driver_and_the_render(tmp_path: Path) -> None:
         app,
         [
             *("bench", "--drivers", "aiosqlite", "--rows", "500", "--rounds", "2"),
+            *("--depths", "0,100,2000"),
             *("--json", str(report_file), "--markdown", str(performance)),
         ],
     )
@@ -54,6 +55,12 @@ def test_bench_measures_a_driver_and_the_render(tmp_path: Path) -> None:
         # The median of the rounds' ratios lies between their quartiles.
         low, high = comparison["ratio_quartiles"]
         assert 0 < low <= comparison["ratio"] <= high, (name, comparison)
+    # Both ways to page were read at every depth; the depth ratios say how their cost grows.
+    for method in ("keyset", "offset"):
+        assert set(details["depth"][method]["milliseconds"]) == {"0", "100", "2000"}
+        assert details["depth"][method]["depth_ratio"] > 0
+    assert measured["keyset_depth_ratio"] == details["depth"]["keyset"]["depth_ratio"]
+    assert measured["offset_depth_ratio"] == details["depth"]["offset"]["depth_ratio"]
     assert details["versions"]["sqlalchemy"].startswith("2.1")
     assert details["versions"]["server"].startswith("3.")  # SQLite 3
     assert report["render"]["command"]["floor_seconds"] > 0
@@ -65,6 +72,10 @@ def test_bench_measures_a_driver_and_the_render(tmp_path: Path) -> None:
     assert "| aiosqlite |" in figures
     assert f"{report['machine']['cpus']} CPUs" in figures
     assert written.startswith("# Performance\n\nHand-written targets.\n")
+    for picture in ("performance-depth.svg", "performance-bulk-insert.svg"):
+        svg = (tmp_path / picture).read_text(encoding="utf-8")
+        assert svg.startswith("<svg") and "aiosqlite" in svg, picture
+        assert f"]({picture})" in figures
     assert written.endswith("\nHand-written notes.\n")
 
 

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from . import bench, docs
 from .bench.data_layer import DataLayerOptions
-from .bench.report import markdown, results_table, summary_lines
+from .bench.report import charts, markdown, results_table, summary_lines
 from .matrix import Combination, MatrixError, select
 from .project import Project
 from .questions import Question, asked, choices
@@ -219,6 +219,19 @@ def _split_drivers(values: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(drivers)) or choices("database_driver")
 
 
+def _depths(value: str) -> tuple[int, ...]:
+    try:
+        depths = tuple(sorted({int(depth) for depth in value.split(",")}))
+    except ValueError:
+        depths = ()
+    if len(depths) < 2 or depths[0] != 0:
+        raise typer.BadParameter(
+            f"{value!r}: give 0 and at least one deeper page, e.g. 0,1000,100000",
+            param_hint="--depths",
+        )
+    return depths
+
+
 @app.command("bench")
 def bench_command(
     drivers: Annotated[
@@ -233,6 +246,10 @@ def bench_command(
     rounds: Annotated[
         int, typer.Option(min=1, help="Timed rounds of each side; the median is kept.")
     ] = 5,
+    depths: Annotated[
+        str,
+        typer.Option(help="Rows before the pages read by keyset and OFFSET, comma-separated."),
+    ] = "0,1000,10000,100000",
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON to this file.")
     ] = None,
@@ -258,7 +275,7 @@ def bench_command(
             docs.marked_section(markdown_file.read_text(encoding="utf-8"), PERFORMANCE_SECTION)
     options = bench.BenchOptions(
         drivers=_split_drivers(drivers),
-        data_layer=DataLayerOptions(rows=rows, posts=posts, rounds=rounds),
+        data_layer=DataLayerOptions(rows=rows, posts=posts, rounds=rounds, depths=_depths(depths)),
         matrix=with_matrix,
         jobs=jobs,
     )
@@ -274,3 +291,5 @@ def bench_command(
     if markdown_file is not None:
         with failing_clearly():
             docs.write_section(markdown_file, PERFORMANCE_SECTION, markdown(report))
+        for name, picture in charts(report).items():
+            (markdown_file.parent / name).write_text(picture, encoding="utf-8")

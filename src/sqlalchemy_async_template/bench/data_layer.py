@@ -8,6 +8,7 @@ repositories and the raw driver side by side in one process.
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ class DataLayerOptions:
     posts: int = 1_000
     rounds: int = 5
     page_sizes: tuple[int, ...] = (10, 100, 1000)
+    depths: tuple[int, ...] = (0, 1_000, 10_000, 100_000)
 
 
 def bench_driver(
@@ -51,12 +53,13 @@ def bench_driver(
     _check(project, project.run(["alembic", "upgrade", "head"]), "alembic upgrade head")
     arguments = [project.package, "--rows", str(options.rows), "--posts", str(options.posts)]
     arguments += ["--rounds", str(options.rounds), "--sizes", *map(str, options.page_sizes)]
+    arguments += ["--depths", *map(str, options.depths)]
     completed = project.run_script(PROBE, *arguments, timeout=PROBE_TIMEOUT_SECONDS)
     probe: dict[str, Any] = json.loads(_check(project, completed, "the probe"))
     return summary(probe)
 
 
-def _check(project: Project, completed: Any, what: str) -> str:
+def _check(project: Project, completed: subprocess.CompletedProcess[str], what: str) -> str:
     if completed.returncode != 0:
         raise BenchError(
             f"{what} failed in {project.path} (exit {completed.returncode}):\n"
@@ -73,5 +76,8 @@ def summary(probe: dict[str, Any]) -> dict[str, Any]:
         "read_orm_ratio": probe["read_orm"]["ratio"],
         "statements": probe["statements"],
         "statements_read_model": probe["statements_read_model"],
+        # A page's time at the deepest depth over its time at the first: 1.0 does not grow.
+        "keyset_depth_ratio": probe["depth"]["keyset"]["depth_ratio"],
+        "offset_depth_ratio": probe["depth"]["offset"]["depth_ratio"],
         "details": probe,
     }

@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 
 from rich.table import Table
 
+from .charts import bar_chart, line_chart
+
 
 def results_table(report: dict[str, Any]) -> Table:
     """One row per driver: ratios to the raw driver and statement counts."""
@@ -43,7 +45,19 @@ STATEMENT_COLUMNS = (
     Column("statements_read_model", "statements summaries()"),
     Column("statements", "statements page()"),
 )
-HEADER = ["driver", *(c.title for c in RATIO_COLUMNS), *(c.title for c in STATEMENT_COLUMNS)]
+DEPTH_COLUMNS = (
+    Column("keyset_depth_ratio", "keyset, deepest / first page"),
+    Column("offset_depth_ratio", "OFFSET, deepest / first page"),
+)
+HEADER = [
+    "driver",
+    *(c.title for c in RATIO_COLUMNS),
+    *(c.title for c in STATEMENT_COLUMNS),
+    *(c.title for c in DEPTH_COLUMNS),
+]
+# The pictures `markdown()` refers to, written next to the Markdown file.
+DEPTH_CHART = "performance-depth.svg"
+BULK_CHART = "performance-bulk-insert.svg"
 
 
 def ratio_text(comparison: dict[str, Any]) -> str:
@@ -58,6 +72,7 @@ def driver_rows(report: dict[str, Any]) -> list[list[str]]:
             driver,
             *(ratio_text(result["details"][column.key]) for column in RATIO_COLUMNS),
             *(" / ".join(map(str, result[column.key].values())) for column in STATEMENT_COLUMNS),
+            *(f"{result[column.key]:.2f}" for column in DEPTH_COLUMNS),
         ]
         for driver, result in report["drivers"].items()
     ]
@@ -97,6 +112,10 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         _markdown_table(HEADER, driver_rows(report)),
         "",
+        f"![Page time by depth, keyset and OFFSET]({DEPTH_CHART})",
+        "",
+        f"![Bulk insert against the raw driver's executemany]({BULK_CHART})",
+        "",
         "Versions, as each generated project installed them:",
         "",
     ]
@@ -111,3 +130,33 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def charts(report: dict[str, Any]) -> dict[str, str]:
+    """The pictures of `markdown()`, by file name: page time by depth for keyset and OFFSET
+    per driver, and the bulk-insert ratio per driver against the raw driver."""
+    drivers = report["drivers"]
+    first = next(iter(drivers.values()))["details"]
+    depths = [int(depth) for depth in first["depth"]["keyset"]["milliseconds"]]
+    series = {
+        f"{driver} {label}": list(result["details"]["depth"][method]["milliseconds"].values())
+        for driver, result in drivers.items()
+        for method, label in (("keyset", "keyset"), ("offset", "OFFSET"))
+    }
+    return {
+        DEPTH_CHART: line_chart(
+            f"A page of {first['depth_page_rows']} users by depth, keyset and OFFSET",
+            depths,
+            series,
+            x_label="rows before the page",
+            y_label="milliseconds (median)",
+            paired=True,
+        ),
+        BULK_CHART: bar_chart(
+            "Bulk insert: add_many() against the raw driver's executemany",
+            list(drivers),
+            {"raw time / add_many() time": [r["bulk_insert_ratio"] for r in drivers.values()]},
+            y_label="ratio (above 1: faster than the raw driver)",
+            reference=(1.0, "as fast as raw"),
+        ),
+    }

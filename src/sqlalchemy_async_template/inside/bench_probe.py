@@ -30,6 +30,8 @@ from raw_drivers import RawDriver, connect_raw
 TAGS_PER_POST = 3
 AUTHORS = 100
 TAGS = 20
+PAGE = 20  # rows per page of the depth measurement
+DEPTH_BATCH = 10_000  # users per bulk insert while filling the depth measurement's table
 
 
 # --- Timing ---------------------------------------------------------------------------------
@@ -283,6 +285,71 @@ async def count_statements(
     }
 
 
+async def bench_depth(
+    project: BenchedProject, depths: Sequence[int], rounds: int
+) -> dict[str, Any]:
+    """One page of users (PAGE rows) at each depth, read after a cursor (`page_after`) and by
+    OFFSET (`page`), in interleaved rounds; each method's time at its deepest page over its
+    time at the first, taken round by round."""
+    users = project.repositories.UserRepository
+    deepest = max(depths)
+    for start in range(0, deepest + PAGE, DEPTH_BATCH):
+        async with project.session_factory.begin() as session:
+            await users(session).add_many(
+                {"name": f"User {i}", "email": f"user{i}@example.com"}
+                for i in range(start, min(start + DEPTH_BATCH, deepest + PAGE))
+            )
+    cursors = {depth: await cursor_at(project, depth) for depth in depths}
+
+    async def read(method: str, depth: int) -> None:
+        async with project.session_factory() as session:
+            repository = users(session)
+            if method == "keyset":
+                page = await repository.page_after(cursors[depth], limit=PAGE)
+            else:
+                page = await repository.page(offset=depth, limit=PAGE)
+        assert len(page.items) == PAGE, (method, depth, len(page.items))
+
+    timings: dict[str, dict[int, list[float]]] = {
+        method: {depth: [] for depth in depths} for method in ("keyset", "offset")
+    }
+    for round_number in range(rounds + 1):
+        for depth in depths if round_number % 2 else reversed(depths):
+            for method in timings:
+                gc.collect()
+                started = time.perf_counter()
+                await read(method, depth)
+                if round_number > 0:
+                    timings[method][depth].append(time.perf_counter() - started)
+    return {
+        method: {
+            "milliseconds": {
+                str(depth): round(statistics.median(seconds) * 1000, 3)
+                for depth, seconds in by_depth.items()
+            },
+            "depth_ratio": round(
+                statistics.median(
+                    deep / first
+                    for deep, first in zip(by_depth[deepest], by_depth[min(depths)], strict=True)
+                ),
+                3,
+            ),
+        }
+        for method, by_depth in timings.items()
+    }
+
+
+async def cursor_at(project: BenchedProject, depth: int) -> str | None:
+    """The cursor after the first `depth` users: where the page at that depth begins."""
+    if depth == 0:
+        return None
+    user = project.models.User
+    async with project.session_factory() as session:
+        last = await session.scalar(sa.select(user.id).order_by(user.id).offset(depth - 1))
+    cursor: str = project.module("pagination").encode_cursor("users", (last,))
+    return cursor
+
+
 async def bench(arguments: argparse.Namespace) -> dict[str, Any]:
     project = BenchedProject(arguments.package)
     url = project.engine.url
@@ -296,12 +363,15 @@ async def bench(arguments: argparse.Namespace) -> dict[str, Any]:
         statements = await count_statements(project, "page", arguments.sizes)
         statements_read_model = await count_statements(project, "summaries", arguments.sizes)
         await project.empty_tables()
+        depth = await bench_depth(project, arguments.depths, arguments.rounds)
+        await project.empty_tables()
+        measured_versions = await versions(project)
     finally:
         await raw.close()
         await project.close()
     return {
         "driver": url.get_driver_name(),
-        "versions": await versions(project),
+        "versions": measured_versions,
         "rows": arguments.rows,
         "posts": arguments.posts,
         "rounds": arguments.rounds,
@@ -310,6 +380,8 @@ async def bench(arguments: argparse.Namespace) -> dict[str, Any]:
         **{name: comparison.as_json() for name, comparison in reads.items()},
         "statements": statements,
         "statements_read_model": statements_read_model,
+        "depth": depth,
+        "depth_page_rows": PAGE,
     }
 
 
@@ -333,6 +405,13 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds of each side")
     parser.add_argument(
         "--sizes", type=int, nargs="+", default=[10, 100, 1000], help="page sizes to count"
+    )
+    parser.add_argument(
+        "--depths",
+        type=int,
+        nargs="+",
+        default=[0, 1_000, 10_000, 100_000],
+        help="rows before the pages read by keyset and by OFFSET",
     )
     return parser.parse_args(argv)
 

@@ -74,7 +74,8 @@ def test_bench_measures_a_driver_and_the_render(tmp_path: Path) -> None:
     assert written.startswith("# Performance\n\nHand-written targets.\n")
     for picture in ("performance-depth.svg", "performance-bulk-insert.svg"):
         svg = (tmp_path / picture).read_text(encoding="utf-8")
-        assert svg.startswith("<svg") and "aiosqlite" in svg, picture
+        assert svg.startswith("<svg"), picture
+        assert "aiosqlite" in svg, picture
         assert f"]({picture})" in figures
     assert written.endswith("\nHand-written notes.\n")
 
@@ -96,3 +97,20 @@ def test_bench_markdown_needs_its_markers(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"<!-- {PERFORMANCE_SECTION}:start -->" in result.output
     assert notes.read_text(encoding="utf-8") == "# Notes\n"
+
+
+def test_bench_times_the_generated_suite_with_and_without_workers(tmp_path: Path) -> None:
+    report_file = tmp_path / "bench.json"
+    result = runner.invoke(
+        app,
+        [
+            *("bench", "--drivers", "aiosqlite", "--rows", "100", "--rounds", "1"),
+            *("--depths", "0,50", "--suite", "--json", str(report_file)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    suite = json.loads(report_file.read_text(encoding="utf-8"))["suite"]
+    assert suite["combination"] == "asyncpg-annotated-fastapi"
+    assert suite["serial_seconds"] > 0
+    assert suite["parallel_seconds"] > 0
+    assert "with -n 2" in result.output

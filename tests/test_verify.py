@@ -78,3 +78,27 @@ def test_unreachable_database_stops_the_tests_with_one_clear_message(
     assert "hunter2" not in output
     assert "Traceback" not in output
     assert " passed" not in output
+
+
+@pytest.mark.parametrize("driver", ["aiosqlite", "asyncpg", "asyncmy"])
+def test_generated_tests_pass_in_parallel(
+    driver: str, render: Render, databases: Databases
+) -> None:
+    """`pytest -n 2` in a generated project: every worker on a database of its own, the same
+    tests pass as in a run without workers; the second parallel run reuses what the first
+    built (PostgreSQL's template database)."""
+    project = databases.attach(render(Combination(driver, "annotated", "fastapi")), driver)
+    assert install(project).passed
+
+    def passed(*options: str) -> int:
+        completed = project.run(["pytest", "-q", "-p", "no:cacheprovider", *options])
+        output = completed.stdout + completed.stderr
+        assert completed.returncode == 0, output
+        found = re.search(r"(\d+) passed", output)
+        assert found is not None, output
+        return int(found.group(1))
+
+    serial = passed()
+    assert serial >= MIN_TESTS_WITH_EXAMPLES
+    assert passed("-n", "2") == serial
+    assert passed("-n", "2") == serial

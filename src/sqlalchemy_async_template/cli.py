@@ -266,6 +266,12 @@ def bench_command(
         bool,
         typer.Option("--matrix", help="Also verify all combinations and time each step."),
     ] = False,
+    suite: Annotated[
+        bool,
+        typer.Option(
+            "--suite", help="Also time a generated project's tests without workers and with -n 2."
+        ),
+    ] = False,
     jobs: Annotated[int, typer.Option(min=1, help="Parallel jobs for --matrix.")] = 2,
 ) -> None:
     """Measure the generated data layer against the raw driver, and rendering against Copier's
@@ -277,6 +283,7 @@ def bench_command(
         drivers=_split_drivers(drivers),
         data_layer=DataLayerOptions(rows=rows, posts=posts, rounds=rounds, depths=_depths(depths)),
         matrix=with_matrix,
+        suite=suite,
         jobs=jobs,
     )
     with tempfile.TemporaryDirectory(prefix="sqla-bench-") as workdir, failing_clearly():

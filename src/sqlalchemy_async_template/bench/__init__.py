@@ -23,6 +23,7 @@ from .data_layer import DataLayerOptions, bench_driver
 from .errors import BenchError
 from .matrix_timing import bench_matrix
 from .rendering import bench_render
+from .suite import bench_suite
 
 __all__ = ["BenchError", "BenchOptions", "run_bench"]
 
@@ -34,6 +35,7 @@ class BenchOptions:
     drivers: Sequence[str]
     data_layer: DataLayerOptions = field(default_factory=DataLayerOptions)
     matrix: bool = False
+    suite: bool = False
     jobs: int = 2
 
 
@@ -48,6 +50,10 @@ def run_bench(
             drivers[driver] = bench_driver(
                 driver, workdir / "projects", databases, options.data_layer
             )
+        suite = None
+        if options.suite:
+            progress("suite: a generated project's tests, without workers and with -n 2")
+            suite = bench_suite(workdir, databases, min(options.data_layer.rounds, 3))
     progress("render: this template against a one-file template")
     render = bench_render(workdir / "render", options.data_layer.rounds)
     report: dict[str, Any] = {
@@ -62,6 +68,8 @@ def run_bench(
         "render_ratio": round(render["command"].ratio, 3),
         "render": {name: times.as_json() for name, times in render.items()},
     }
+    if suite is not None:
+        report["suite"] = suite
     if options.matrix:
         combinations = all_combinations()
         progress(f"matrix: verify all {len(combinations)} combinations")

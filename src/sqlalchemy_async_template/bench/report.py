@@ -89,6 +89,12 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"{in_process['ours_seconds']:.3f}s against {in_process['floor_seconds']:.3f}s, "
         f"ratio {in_process['ratio']:.1f}",
     ]
+    if "suite" in report:
+        suite = report["suite"]
+        lines.append(
+            f"generated test suite ({suite['combination']}): {suite['serial_seconds']:.1f}s "
+            f"without workers, {suite['parallel_seconds']:.1f}s with -n {suite['workers']}"
+        )
     if "matrix" in report:
         matrix = report["matrix"]
         lines.append(

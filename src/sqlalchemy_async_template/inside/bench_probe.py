@@ -221,13 +221,20 @@ async def raw_post_page(raw: RawDriver, limit: int) -> list[dict[str, Any]]:
                 },
                 "tags": [],
             }
-        for post_id, tag_id, name in await raw.fetch(
-            f"SELECT pt.post_id, t.id, t.name FROM post_tags AS pt JOIN {window(raw)}"
-            " ON w.id = pt.post_id JOIN tags AS t ON t.id = pt.tag_id"
+        for post_id, tag_id, name, tag_created, tag_updated in await raw.fetch(
+            "SELECT pt.post_id, t.id, t.name, t.created_at, t.updated_at FROM post_tags AS pt"
+            f" JOIN {window(raw)} ON w.id = pt.post_id JOIN tags AS t ON t.id = pt.tag_id"
             " ORDER BY pt.post_id, t.name",
             [limit],
         ):
-            posts[post_id]["tags"].append({"id": tag_id, "name": name})
+            posts[post_id]["tags"].append(
+                {
+                    "id": tag_id,
+                    "name": name,
+                    "created_at": raw.timestamp(tag_created),
+                    "updated_at": raw.timestamp(tag_updated),
+                }
+            )
         return list(posts.values())
     finally:
         await raw.end()

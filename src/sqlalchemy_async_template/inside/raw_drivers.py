@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 Rows = list[tuple[Any, ...]]
@@ -84,6 +84,10 @@ class Aiosqlite(RawDriver):
     def placeholders(self, count: int) -> str:
         return ", ".join(["?"] * count)
 
+    async def begin(self) -> None:
+        # The sqlite3 module begins no transaction for a SELECT: begin one, as a session does.
+        await self.connection.execute("BEGIN")
+
     async def insert_many(self, sql: str, rows: Rows) -> None:
         await self.connection.executemany(sql, rows)
         await self.connection.commit()
@@ -97,11 +101,19 @@ class Aiosqlite(RawDriver):
         await self.connection.close()
 
     def timestamp(self, value: Any) -> datetime:
-        # SQLite stores timestamps as text: deliver the same datetimes as the generated code.
-        return datetime.fromisoformat(value)
+        # SQLite stores timestamps as UTC text: deliver the aware datetimes the generated code
+        # does.
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-class Asyncmy(RawDriver):
+class MySQL(RawDriver):
+    def timestamp(self, value: Any) -> datetime:
+        # DATETIME columns hold UTC without a time zone: deliver the aware datetimes the
+        # generated code does.
+        return cast(datetime, value).replace(tzinfo=UTC)
+
+
+class Asyncmy(MySQL):
     async def close(self) -> None:
         await self.connection.ensure_closed()
 
@@ -119,5 +131,5 @@ async def connect_raw(driver: str, url: Any) -> RawDriver:
     if driver == "asyncmy":
         return Asyncmy(await module.connect(database=url.database, charset="utf8mb4", **server))
     if driver == "aiomysql":
-        return RawDriver(await module.connect(db=url.database, charset="utf8mb4", **server))
+        return MySQL(await module.connect(db=url.database, charset="utf8mb4", **server))
     raise ValueError(f"no raw benchmark for driver {driver!r}")

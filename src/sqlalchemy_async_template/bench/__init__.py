@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..databases import Databases
-from ..matrix import all_combinations
+from ..matrix import all_combinations, option_combinations
 from .data_layer import DataLayerOptions, bench_driver
 from .errors import BenchError
 from .matrix_timing import bench_matrix
@@ -71,8 +71,8 @@ def run_bench(
     if suite is not None:
         report["suite"] = suite
     if options.matrix:
-        combinations = all_combinations()
-        progress(f"matrix: verify all {len(combinations)} combinations")
+        combinations = [*all_combinations(), *option_combinations()]
+        progress(f"matrix: verify {len(combinations)} combinations (the optional set included)")
         report["matrix"] = bench_matrix(combinations, workdir / "matrix", options.jobs)
     return report
 

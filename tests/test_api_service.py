@@ -19,6 +19,7 @@ from helpers import Render
 from scenario import (
     SCENARIOS,
     SERVER_DRIVERS,
+    Served,
     checked_run,
     deploy,
     run_scenario,
@@ -72,6 +73,13 @@ REFUSE_AT_COMMIT = (
 )
 
 
+def new_user(app: Served) -> object:
+    """Create Ada (ada@x.org) through the API; her id."""
+    created = call("POST", f"{app.base_url}/users", {"name": "Ada", "email": "ada@x.org"})
+    assert created.status == 201, created.body
+    return created.json()["id"]
+
+
 def run_sql(project: Project, *statements: str) -> None:
     completed = project.run_script(SCENARIOS / "sql.py", project.package, *statements)
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -103,8 +111,7 @@ def test_a_request_stuck_on_a_lock_is_a_503_at_the_statement_timeout(
     project = fastapi_project(driver, render, databases, "timeout")
     timeout = {"DATABASE_STATEMENT_TIMEOUT": str(STATEMENT_TIMEOUT)}
     with served(project, settings=timeout) as app:
-        created = call("POST", f"{app.base_url}/users", {"name": "Ada", "email": "ada@x.org"})
-        user = f"{app.base_url}/users/{created.json()['id']}"
+        user = f"{app.base_url}/users/{new_user(app)}"
         with scenario_process(project, "locks.py", "hold_user", "ada@x.org") as lock:
             assert lock.next_report()["phase"] == "locked"
             started = time.monotonic()
@@ -158,8 +165,7 @@ def test_two_clients_editing_one_post_never_overwrite_each_other(
 ) -> None:
     project = fastapi_project(driver, render, databases, "editors")
     with served(project) as app:
-        author = call("POST", f"{app.base_url}/users", {"name": "Ada", "email": "ada@x.org"})
-        body = {"author_id": author.json()["id"], "title": "Draft", "content": "..."}
+        body = {"author_id": new_user(app), "title": "Draft", "content": "..."}
         created = call("POST", f"{app.base_url}/posts", body)
         post = f"{app.base_url}/posts/{created.json()['id']}"
         etag = call("GET", post).headers["ETag"]
@@ -186,10 +192,10 @@ def test_concurrent_creators_of_the_same_tags_all_succeed(
 ) -> None:
     project = fastapi_project(driver, render, databases, "taggers")
     with served(project) as app:
-        author = call("POST", f"{app.base_url}/users", {"name": "Ada", "email": "ada@x.org"})
+        author_id = new_user(app)
 
         def create_post(number: int) -> int:
-            body = {"author_id": author.json()["id"], "title": f"Post {number}", "content": "."}
+            body = {"author_id": author_id, "title": f"Post {number}", "content": "."}
             body["tags"] = ["python", "sql", "async"]
             return call("POST", f"{app.base_url}/posts", body).status
 
@@ -213,9 +219,7 @@ def test_sigterm_under_load_loses_no_request_and_closes_every_connection(
 ) -> None:
     project = fastapi_project(driver, render, databases, "shutdown")
     with served(project) as app:
-        author = call("POST", f"{app.base_url}/users", {"name": "Ada", "email": "ada@x.org"})
-        assert author.status == 201, author.body
-        author_id = author.json()["id"]
+        author_id = new_user(app)
 
         def create_post(number: int) -> Response | OSError:
             body = {"author_id": author_id, "title": f"Post {number}", "content": "..."}

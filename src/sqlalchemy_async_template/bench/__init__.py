@@ -83,7 +83,7 @@ def machine() -> dict[str, Any]:
     return {
         "date": datetime.date.today().isoformat(),
         "cpus": os.cpu_count(),
-        "platform": platform.platform(terse=True),
+        "platform": f"{platform.system()} {platform.machine()}",
         "python": platform.python_version(),
         "copier": metadata.version("copier"),
     }

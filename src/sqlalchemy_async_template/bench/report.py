@@ -161,7 +161,7 @@ def charts(report: dict[str, Any]) -> dict[str, str]:
         BULK_CHART: bar_chart(
             "Bulk insert: add_many() against the raw driver's executemany",
             list(drivers),
-            {"raw time / add_many() time": [r["bulk_insert_ratio"] for r in drivers.values()]},
+            {"raw / add_many()": [r["bulk_insert_ratio"] for r in drivers.values()]},
             y_label="ratio (above 1: faster than the raw driver)",
             reference=(1.0, "as fast as raw"),
         ),

@@ -80,6 +80,11 @@ def new_user(app: Served) -> object:
     return created.json()["id"]
 
 
+def post(author_id: object, number: int, tags: list[str]) -> dict[str, object]:
+    """The body of POST /posts for post `number` of this author."""
+    return {"author_id": author_id, "title": f"Post {number}", "content": "...", "tags": tags}
+
+
 def run_sql(project: Project, *statements: str) -> None:
     completed = project.run_script(SCENARIOS / "sql.py", project.package, *statements)
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -135,8 +140,8 @@ CONCURRENT_WRITES = 200
 def test_concurrent_writers_on_sqlite_take_turns_and_readers_go_on(
     render: Render, databases: Databases
 ) -> None:
-    project = fastapi_project("aiosqlite", render, databases, "writers")
-    with served(project) as app:
+    with served(fastapi_project("aiosqlite", render, databases, "writers")) as app:
+        project = app.project
 
         def create_user(number: int) -> int:
             body = {"name": f"User {number}", "email": f"user{number}@example.com"}
@@ -163,8 +168,7 @@ def test_concurrent_writers_on_sqlite_take_turns_and_readers_go_on(
 def test_two_clients_editing_one_post_never_overwrite_each_other(
     driver: str, render: Render, databases: Databases
 ) -> None:
-    project = fastapi_project(driver, render, databases, "editors")
-    with served(project) as app:
+    with served(fastapi_project(driver, render, databases, "editors")) as app:
         body = {"author_id": new_user(app), "title": "Draft", "content": "..."}
         created = call("POST", f"{app.base_url}/posts", body)
         post = f"{app.base_url}/posts/{created.json()['id']}"
@@ -190,13 +194,11 @@ CONCURRENT_CREATORS = 50
 def test_concurrent_creators_of_the_same_tags_all_succeed(
     driver: str, render: Render, databases: Databases
 ) -> None:
-    project = fastapi_project(driver, render, databases, "taggers")
-    with served(project) as app:
+    with served(fastapi_project(driver, render, databases, "taggers")) as app:
         author_id = new_user(app)
 
         def create_post(number: int) -> int:
-            body = {"author_id": author_id, "title": f"Post {number}", "content": "."}
-            body["tags"] = ["python", "sql", "async"]
+            body = post(author_id, number, tags=["python", "sql", "async"])
             return call("POST", f"{app.base_url}/posts", body).status
 
         with ThreadPoolExecutor(CONCURRENT_CREATORS) as clients:
@@ -217,13 +219,12 @@ def other_connections(project: Project) -> int:
 def test_sigterm_under_load_loses_no_request_and_closes_every_connection(
     driver: str, render: Render, databases: Databases
 ) -> None:
-    project = fastapi_project(driver, render, databases, "shutdown")
-    with served(project) as app:
+    with served(fastapi_project(driver, render, databases, "shutdown")) as app:
+        project = app.project
         author_id = new_user(app)
 
         def create_post(number: int) -> Response | OSError:
-            body = {"author_id": author_id, "title": f"Post {number}", "content": "..."}
-            body["tags"] = ["shutdown", f"tag-{number}"]
+            body = post(author_id, number, tags=["shutdown", f"tag-{number}"])
             try:
                 return call("POST", f"{app.base_url}/posts", body, timeout=120)
             except OSError as refused:  # a connection the server closed or never accepted

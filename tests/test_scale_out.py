@@ -52,11 +52,11 @@ def scale_out_servers() -> Iterator[ScaleOutServers]:
     """A PostgreSQL primary of this module, a hot standby streaming from it, and PgBouncer
     in transaction pooling mode in front of it."""
     with (
-        postgresql_server() as primary,
-        postgresql_standby(primary) as standby,
-        pgbouncer(primary, pool_mode="transaction", pool_size=4) as bouncer,
+        postgresql_server() as managed,
+        postgresql_standby(managed.server) as standby,
+        pgbouncer(managed.server, pool_mode="transaction", pool_size=4) as bouncer,
     ):
-        yield ScaleOutServers(primary, standby, bouncer)
+        yield ScaleOutServers(managed.server, standby, bouncer)
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ class Replication:
 @pytest.fixture(scope="module")
 def mariadb_replication() -> Iterator[Replication]:
     """A MariaDB primary of this module and a read-only GTID replica of it."""
-    with mariadb_server() as primary, mariadb_replica(primary) as replica:
-        yield Replication(primary, replica)
+    with mariadb_server() as managed, mariadb_replica(managed.server) as replica:
+        yield Replication(managed.server, replica)
 
 
 def load_through(project: Project, label: str) -> list[Report]:

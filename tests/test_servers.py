@@ -18,6 +18,7 @@ import pytest
 
 from sqlalchemy_async_template.servers import (
     DatabaseServer,
+    ManagedServer,
     ServerError,
     mariadb_replica,
     mariadb_server,
@@ -31,7 +32,7 @@ from sqlalchemy_async_template.servers.binaries import (
 )
 from sqlalchemy_async_template.servers.postgresql import PostgreSQLServer
 
-ServerFactory = Callable[[Path | None], AbstractContextManager[DatabaseServer]]
+ServerFactory = Callable[[Path | None], AbstractContextManager[ManagedServer]]
 
 EMOJI = "🐍"
 PSQL = Path("/usr/lib/postgresql/15/bin/psql")
@@ -172,7 +173,8 @@ def assert_server_gone(pids: set[int], port: int, workdir: Path) -> None:
 
 @SERVERS
 def test_server_round_trip(start_server: ServerFactory, workdir: Path) -> None:
-    with start_server(workdir) as server:
+    with start_server(workdir) as managed:
+        server = managed.server
         assert server.host == "127.0.0.1"
         assert server.password
         assert "%" in server.url("driver", "db"), "the password should need URL-quoting"
@@ -204,8 +206,8 @@ def test_server_stops_when_body_raises(start_server: ServerFactory, workdir: Pat
     seen: list[tuple[set[int], int]] = []
 
     def crash_inside_server() -> None:
-        with start_server(workdir) as server:
-            seen.append((server_pids(workdir), server.port))
+        with start_server(workdir) as managed:
+            seen.append((server_pids(workdir), managed.server.port))
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
@@ -215,7 +217,8 @@ def test_server_stops_when_body_raises(start_server: ServerFactory, workdir: Pat
 
 
 def test_mariadb_replica_follows_the_primary_and_refuses_writes(workdir: Path) -> None:
-    with mariadb_server(workdir / "primary") as primary:
+    with mariadb_server(workdir / "primary") as managed:
+        primary = managed.server
         with mariadb_replica(primary, workdir / "replica") as replica:
             # A database, its schema and rows, all made on the primary after the replica started.
             primary.create_database("shop")
@@ -264,7 +267,8 @@ def test_server_reports_the_installed_version(
     workdir: Path,
 ) -> None:
     installed = installed_version(program())
-    with start_server(workdir) as server:
+    with start_server(workdir) as managed:
+        server = managed.server
         assert server.version() == installed
         assert re.fullmatch(major_version, server.major_version())
         assert installed.startswith(f"{server.major_version()}.")
@@ -280,7 +284,9 @@ def test_server_reports_the_installed_version(
     ids=["postgresql", "mariadb", "pgbouncer"],
 )
 def test_missing_programs_are_one_line_naming_the_install_script(
-    start: ServerFactory, workdir: Path, monkeypatch: pytest.MonkeyPatch
+    start: Callable[[Path], AbstractContextManager[object]],
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(SEARCH_PATH_VARIABLE, str(workdir))  # an empty directory
     with pytest.raises(ServerError) as raised, start(workdir):

@@ -11,7 +11,7 @@ from types import TracebackType
 
 from .project import Project
 from .questions import dialect_of, url_scheme_of
-from .servers import ManagedServer, managed_mariadb_server, managed_postgresql_server
+from .servers import ManagedServer, mariadb_server, postgresql_server
 
 
 class Databases:
@@ -31,9 +31,7 @@ class Databases:
     def server(self, dialect: str) -> ManagedServer:
         with self._lock:
             if dialect not in self._servers:
-                start = (
-                    managed_postgresql_server if dialect == "postgresql" else managed_mariadb_server
-                )
+                start = postgresql_server if dialect == "postgresql" else mariadb_server
                 self._servers[dialect] = self._stack.enter_context(start(self._workdir))
             return self._servers[dialect]
 

@@ -14,8 +14,8 @@ directory removed on exit, also when the body raises, and nothing global outlive
 """
 
 from .base import DatabaseServer, ManagedServer, ServerError
-from .mariadb import MariaDBReplica, managed_mariadb_server, mariadb_replica, mariadb_server
-from .postgresql import managed_postgresql_server, pgbouncer, postgresql_server, postgresql_standby
+from .mariadb import MariaDBReplica, mariadb_replica, mariadb_server
+from .postgresql import pgbouncer, postgresql_server, postgresql_standby
 from .process import free_port
 
 __all__ = [
@@ -24,8 +24,6 @@ __all__ = [
     "MariaDBReplica",
     "ServerError",
     "free_port",
-    "managed_mariadb_server",
-    "managed_postgresql_server",
     "mariadb_replica",
     "mariadb_server",
     "pgbouncer",

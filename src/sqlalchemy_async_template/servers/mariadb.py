@@ -106,18 +106,12 @@ class MariaDBReplica(MariaDBServer):
 
 
 @contextmanager
-def mariadb_server(workdir: Path | None = None) -> Iterator[DatabaseServer]:
-    """Run a throw-away MariaDB server on 127.0.0.1 for the duration of the block.
+def mariadb_server(workdir: Path | None = None) -> Iterator[ManagedServer]:
+    """Run a throw-away MariaDB server on 127.0.0.1 for the duration of the block; the handle
+    describes it (``.server``) and can restart it in place.
 
     Its files live in a new directory inside ``workdir`` (default: the system temp directory).
     """
-    with managed_mariadb_server(workdir) as managed:
-        yield managed.server
-
-
-@contextmanager
-def managed_mariadb_server(workdir: Path | None = None) -> Iterator[ManagedServer]:
-    """``mariadb_server``, yielding a handle that can also restart the server."""
     with _running_mariadb("MariaDB", workdir) as running:
         running.as_root(*_app_user_statements(_PRIMARY_PRIVILEGES, grant_option=True))
         server = MariaDBServer(HOST, running.process.port, APP_USER, APP_PASSWORD)

@@ -85,18 +85,12 @@ class PostgreSQLServer(DatabaseServer):
 
 
 @contextmanager
-def postgresql_server(workdir: Path | None = None) -> Iterator[DatabaseServer]:
-    """Run a throw-away PostgreSQL server on 127.0.0.1 for the duration of the block.
+def postgresql_server(workdir: Path | None = None) -> Iterator[ManagedServer]:
+    """Run a throw-away PostgreSQL server on 127.0.0.1 for the duration of the block; the handle
+    describes it (``.server``) and can restart it in place.
 
     Its files live in a new directory inside ``workdir`` (default: the system temp directory).
     """
-    with managed_postgresql_server(workdir) as managed:
-        yield managed.server
-
-
-@contextmanager
-def managed_postgresql_server(workdir: Path | None = None) -> Iterator[ManagedServer]:
-    """``postgresql_server``, yielding a handle that can also restart the server."""
     bindir = postgresql_bindir()
     owner = service_owner("postgres")
     with server_directory("PostgreSQL", workdir, owner) as root:
@@ -104,6 +98,11 @@ def managed_postgresql_server(workdir: Path | None = None) -> Iterator[ManagedSe
         with supervised(_postgres_command("PostgreSQL", bindir, datadir, owner)) as process:
             server = PostgreSQLServer(HOST, process.port, APP_USER, APP_PASSWORD)
             yield ManagedServer(server, process)
+
+
+def _require_postgresql(server: DatabaseServer, what: str) -> None:
+    if not isinstance(server, PostgreSQLServer):
+        raise ServerError(f"{what} needs a PostgreSQL server, not {server.dialect}")
 
 
 @contextmanager
@@ -118,8 +117,7 @@ def postgresql_standby(
     the primary's defaults (``wal_level=replica``, ten WAL senders, and its ``pg_hba.conf``
     replication lines for 127.0.0.1) already allow it.
     """
-    if not isinstance(primary, PostgreSQLServer):
-        raise ServerError(f"a PostgreSQL standby needs a PostgreSQL primary, not {primary.dialect}")
+    _require_postgresql(primary, "a PostgreSQL standby")
     bindir = postgresql_bindir()
     owner = service_owner("postgres")
     with server_directory("PostgreSQL standby", workdir, owner) as root:
@@ -149,8 +147,7 @@ def pgbouncer(
     ``pool_size`` server connections per database are shared by all clients, one transaction
     at a time: exactly what breaks drivers that keep prepared statements on a connection.
     """
-    if not isinstance(server, PostgreSQLServer):
-        raise ServerError(f"PgBouncer needs a PostgreSQL server, not {server.dialect}")
+    _require_postgresql(server, "PgBouncer")
     program = pgbouncer_program()
     # PgBouncer refuses to run as root, like the servers.
     owner = service_owner("postgres")

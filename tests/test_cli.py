@@ -194,6 +194,21 @@ def test_verify_command_fails_on_a_broken_project(tmp_path: Path) -> None:
     assert "F401" in result.output
 
 
+@pytest.mark.parametrize("made", [False, True], ids=["missing", "not-a-project"])
+def test_verify_command_refuses_a_directory_that_is_not_a_project(
+    tmp_path: Path, made: bool
+) -> None:
+    directory = tmp_path / "elsewhere"
+    if made:
+        directory.mkdir()
+    result = runner.invoke(app, ["verify", str(directory)])
+    assert result.exit_code == 2
+    message = " ".join(result.output.replace("│", " ").split())  # unwrapped from its box
+    assert "is not a project generated from the template" in message
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == ([directory] if made else [])
+
+
 # --- installed as a tool, outside any checkout ----------------------------------------------
 
 

@@ -19,7 +19,7 @@ from . import bench, docs
 from .bench.data_layer import DataLayerOptions
 from .bench.report import charts, markdown, results_table, summary_lines
 from .matrix import Combination, MatrixError, select
-from .project import Project
+from .project import ANSWERS_FILE, Project
 from .questions import Question, asked, choices
 from .runner import run_matrix
 from .servers import ServerError
@@ -192,6 +192,11 @@ def verify_command(
     ] = None,
 ) -> None:
     """Install, lint, type-check, migrate and test one generated project."""
+    if not (project_dir / ANSWERS_FILE).is_file():
+        raise typer.BadParameter(
+            f"{project_dir} is not a project generated from the template (no {ANSWERS_FILE})",
+            param_hint="PROJECT_DIR",
+        )
 
     def show(step: StepResult) -> None:
         mark = "[green]passed[/green]" if step.passed else "[red]failed[/red]"

@@ -143,14 +143,10 @@ def replica_project(
     database = f"replica_{driver}"
     replication.primary.create_database(database)
     project = installed(render(combination))
-    project = project.with_database(project_url(replication.primary, driver, database))
+    scheme = url_scheme_of(driver)
+    project = project.with_database(replication.primary.url(scheme, database))
     migrate(project)
-    return ReplicaProject(project, project_url(replication.replica, driver, database))
-
-
-def project_url(server: DatabaseServer, driver: str, database: str) -> str:
-    url = server.url(url_scheme_of(driver), database)
-    return f"{url}?charset=utf8mb4" if server.dialect == "mysql" else url
+    return ReplicaProject(project, replication.replica.url(scheme, database))
 
 
 def test_reads_go_to_the_replica_and_writes_to_the_primary(replica_project: ReplicaProject) -> None:

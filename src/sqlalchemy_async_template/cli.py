@@ -211,6 +211,8 @@ def verify_command(
 
 # --- bench ----------------------------------------------------------------------------------
 
+BENCH_DEFAULTS = DataLayerOptions()
+
 
 def _split_drivers(values: list[str] | None) -> tuple[str, ...]:
     """Drivers from repeated and comma-separated `--drivers` values; all of them by default."""
@@ -246,15 +248,15 @@ def bench_command(
             autocompletion=lambda: list(choices("database_driver")),
         ),
     ] = None,
-    rows: Annotated[int, typer.Option(min=1, help="Users per bulk insert.")] = 10_000,
-    posts: Annotated[int, typer.Option(min=1, help="Posts read per read.")] = 1_000,
+    rows: Annotated[int, typer.Option(min=1, help="Users per bulk insert.")] = BENCH_DEFAULTS.rows,
+    posts: Annotated[int, typer.Option(min=1, help="Posts read per read.")] = BENCH_DEFAULTS.posts,
     rounds: Annotated[
         int, typer.Option(min=1, help="Timed rounds of each side; the median is kept.")
-    ] = 5,
+    ] = BENCH_DEFAULTS.rounds,
     depths: Annotated[
         str,
         typer.Option(help="Rows before the pages read by keyset and OFFSET, comma-separated."),
-    ] = "0,1000,10000,100000",
+    ] = ",".join(map(str, BENCH_DEFAULTS.depths)),
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON to this file.")
     ] = None,

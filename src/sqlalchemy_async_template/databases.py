@@ -44,8 +44,7 @@ class Databases:
         server = self.server(dialect).server
         database = re.sub(r"\W", "_", name)
         server.create_database(database)
-        url = server.url(url_scheme_of(driver), database)
-        return f"{url}?charset=utf8mb4" if dialect == "mysql" else url
+        return server.url(url_scheme_of(driver), database)
 
     def attach(self, project: Project, name: str) -> Project:
         """`project` with a new database of its own, called `name`."""

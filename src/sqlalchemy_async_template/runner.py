@@ -24,10 +24,6 @@ class MatrixResult:
     wall_seconds: float
 
     @property
-    def passed(self) -> bool:
-        return all(verification.passed for verification in self.verifications.values())
-
-    @property
     def failed(self) -> list[Combination]:
         return [c for c, verification in self.verifications.items() if not verification.passed]
 

@@ -47,10 +47,6 @@ class TemplateSource:
     def copier_yml(self) -> Path:
         return self.files / "copier.yml"
 
-    @property
-    def is_git_checkout(self) -> bool:
-        return self.revision == "HEAD"
-
 
 def is_template_checkout(directory: Path) -> bool:
     return (directory / "copier.yml").is_file() and (directory / "template").is_dir()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..databases import Databases
-from ..matrix import all_combinations, option_combinations
+from ..matrix import select
 from .data_layer import DataLayerOptions, bench_driver
 from .errors import BenchError
 from .matrix_timing import bench_matrix
@@ -53,7 +53,7 @@ def run_bench(
         suite = None
         if options.suite:
             progress("suite: a generated project's tests, without workers and with -n 2")
-            suite = bench_suite(workdir, databases, min(options.data_layer.rounds, 3))
+            suite = bench_suite(workdir / "suite", databases, min(options.data_layer.rounds, 3))
     progress("render: this template against a one-file template")
     render = bench_render(workdir / "render", options.data_layer.rounds)
     report: dict[str, Any] = {
@@ -71,7 +71,7 @@ def run_bench(
     if suite is not None:
         report["suite"] = suite
     if options.matrix:
-        combinations = [*all_combinations(), *option_combinations()]
+        combinations = select()
         progress(f"matrix: verify {len(combinations)} combinations (the optional set included)")
         report["matrix"] = bench_matrix(combinations, workdir / "matrix", options.jobs)
     return report

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ..databases import Databases
+from ..matrix import Combination
 from ..project import INSIDE, Project
-from ..verify import install
 from .errors import BenchError
+from .projects import installed_project
 
 PROBE = INSIDE / "bench_probe.py"
 PROBE_TIMEOUT_SECONDS = 1800
@@ -35,19 +36,7 @@ def bench_driver(
     driver: str, workdir: Path, databases: Databases, options: DataLayerOptions
 ) -> dict[str, Any]:
     """Render, install and migrate a project for `driver`, then run the probe in it."""
-    project = Project.render(
-        workdir / driver,
-        {
-            "project_name": "Bench Service",
-            "database_driver": driver,
-            "model_style": "annotated",
-            "session_pattern": "uow",
-        },
-    )
-    installation = install(project)
-    if not installation.passed:
-        raise BenchError(f"installing {project.path} failed:\n{installation.failure_report()}")
-    project = databases.attach(project, f"bench_{driver}")
+    project = installed_project(Combination(driver, "annotated", "uow"), workdir, databases)
     if project.database_url is None:  # SQLite: a file of the project's own
         project = project.with_database(f"sqlite+aiosqlite:///{project.path / 'bench.db'}")
     _check(project, project.run(["alembic", "upgrade", "head"]), "alembic upgrade head")

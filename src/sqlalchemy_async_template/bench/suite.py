@@ -13,24 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from ..databases import Databases
-from ..project import Project
-from ..verify import install
+from ..matrix import Combination
 from .errors import BenchError
+from .projects import installed_project
 
-RUNS = {"serial": (), "parallel": ("-n", "2")}
+WORKERS = 2
+RUNS = {"serial": (), "parallel": ("-n", str(WORKERS))}
 
 
 def bench_suite(workdir: Path, databases: Databases, rounds: int) -> dict[str, Any]:
-    answers = {
-        "project_name": "Bench Service",
-        "database_driver": "asyncpg",
-        "session_pattern": "fastapi",
-    }
-    project = Project.render(workdir / "suite", answers)
-    installation = install(project)
-    if not installation.passed:
-        raise BenchError(f"installing {project.path} failed:\n{installation.failure_report()}")
-    project = databases.attach(project, "bench_suite")
+    combination = Combination("asyncpg", "annotated", "fastapi")
+    project = installed_project(combination, workdir, databases)
     seconds: dict[str, list[float]] = {name: [] for name in RUNS}
     for round_number in range(rounds + 1):
         for name, options in RUNS.items():
@@ -43,8 +36,8 @@ def bench_suite(workdir: Path, databases: Databases, rounds: int) -> dict[str, A
                 seconds[name].append(elapsed)
     serial, parallel = (statistics.median(seconds[name]) for name in RUNS)
     return {
-        "combination": "asyncpg-annotated-fastapi",
+        "combination": combination.slug,
         "serial_seconds": round(serial, 2),
         "parallel_seconds": round(parallel, 2),
-        "workers": 2,
+        "workers": WORKERS,
     }

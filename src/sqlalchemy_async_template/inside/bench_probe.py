@@ -362,7 +362,6 @@ async def bench(arguments: argparse.Namespace) -> dict[str, Any]:
     url = project.engine.url
     raw = await connect_raw(url.get_driver_name(), url)
     try:
-        await project.empty_tables()
         bulk = await bench_bulk_insert(project, raw, arguments.rows, arguments.rounds)
         await project.empty_tables()
         await add_posts(project, arguments.posts)
@@ -371,7 +370,6 @@ async def bench(arguments: argparse.Namespace) -> dict[str, Any]:
         statements_read_model = await count_statements(project, "summaries", arguments.sizes)
         await project.empty_tables()
         depth = await bench_depth(project, arguments.depths, arguments.rounds)
-        await project.empty_tables()
         measured_versions = await versions(project)
     finally:
         await raw.close()
@@ -407,17 +405,16 @@ async def versions(project: BenchedProject) -> dict[str, str]:
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("package", help="the generated project's package")
-    parser.add_argument("--rows", type=int, default=10_000, help="users per bulk insert")
-    parser.add_argument("--posts", type=int, default=1_000, help="posts read per read")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds of each side")
-    parser.add_argument(
-        "--sizes", type=int, nargs="+", default=[10, 100, 1000], help="page sizes to count"
-    )
+    # Every option is given by `bench/data_layer.py`, which holds the defaults.
+    parser.add_argument("--rows", type=int, required=True, help="users per bulk insert")
+    parser.add_argument("--posts", type=int, required=True, help="posts read per read")
+    parser.add_argument("--rounds", type=int, required=True, help="timed rounds of each side")
+    parser.add_argument("--sizes", type=int, nargs="+", required=True, help="page sizes to count")
     parser.add_argument(
         "--depths",
         type=int,
         nargs="+",
-        default=[0, 1_000, 10_000, 100_000],
+        required=True,
         help="rows before the pages read by keyset and by OFFSET",
     )
     return parser.parse_args(argv)

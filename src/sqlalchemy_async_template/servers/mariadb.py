@@ -71,6 +71,10 @@ class MariaDBServer(DatabaseServer):
     dialect = "mysql"
     major_version_parts = 2  # "10.11.19" is release series 10.11
 
+    def url(self, scheme: str, database: str) -> str:
+        # The drivers' own default character set is not utf8mb4 everywhere.
+        return f"{super().url(scheme, database)}?charset=utf8mb4"
+
     def create_database(self, name: str) -> None:
         identifier = _identifier(name)
         _query(

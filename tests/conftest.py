@@ -38,7 +38,8 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
 
 @pytest.fixture(scope="session")
 def render(copie_session: Copie) -> Render:
-    """Render a combination once per session: `render(combination, **answers) -> Project`."""
+    """`render(combination, **answers) -> Project`: a new copy of `combination` at each call,
+    in the session's pytest-copie directory."""
     return lambda combination, **answers: render_with(copie_session, combination, **answers)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tomllib
 import warnings
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any
 
 import copier
 import pytest
-from helpers import project_of
+from helpers import project_of, run
 from hypothesis import HealthCheck, example, given, reject, settings
 from hypothesis import strategies as st
 from pytest_copie.plugin import Copie
@@ -74,19 +73,6 @@ def answers(draw: st.DrawFn) -> dict[str, Any]:
     return drawn
 
 
-def run(command: list[str], project: Path, **environment: str) -> None:
-    completed = subprocess.run(
-        command,
-        cwd=project,
-        env={**os.environ, **environment},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, f"$ {' '.join(command)}\n{completed.stdout}{completed.stderr}"
-
-
 # What generated code imports: typed once into the dependencies' mypy cache.
 DEPENDENCIES = """
 import alembic.autogenerate, alembic.command, alembic.config, alembic.migration
@@ -135,10 +121,12 @@ def checker(tmp_path_factory: pytest.TempPathFactory) -> Checker:
         requirements.update(pyproject["dependency-groups"]["dev"])
     environment = root / ".venv"
     uv = uv_executable()
-    subprocess.run([uv, "venv", "-q", "--python", "3.11", str(environment)], check=True)
-    subprocess.run(
+    run([uv, "venv", "-q", "--python", "3.11", str(environment)], cwd=root, env=dict(os.environ))
+    run(
         [uv, "pip", "install", "-q", "--python", str(environment / "bin/python"), *requirements],
-        check=True,
+        cwd=root,
+        env=dict(os.environ),
+        timeout=900,
     )
     checker = Checker(environment, root / "mypy-cache")
     warm_up = root / "dependencies"
@@ -146,7 +134,8 @@ def checker(tmp_path_factory: pytest.TempPathFactory) -> Checker:
     (warm_up / "dependencies.py").write_text(DEPENDENCIES, encoding="utf-8")
     run(
         [checker.tool("mypy"), "--cache-dir", str(checker.dependency_cache), "dependencies.py"],
-        warm_up,
+        cwd=warm_up,
+        env=dict(os.environ),
     )
     return checker
 
@@ -160,8 +149,8 @@ def run_mypy(checker: Checker, project: Path, cache: Path) -> None:
             "--python-executable",
             checker.tool("python"),
         ],
-        project,
-        MYPYPATH=str(project / "src"),
+        cwd=project,
+        env={**os.environ, "MYPYPATH": str(project / "src")},
     )
 
 
@@ -203,8 +192,12 @@ def test_every_valid_answer_renders_a_clean_project(
     if isinstance(result.exception, ValueError) and "Validation error" in str(result.exception):
         reject()  # the validators decide what is valid
     destination = project_of(result).path
-    run([checker.tool("ruff"), "check", "--no-cache", "."], destination)
-    run([checker.tool("ruff"), "format", "--no-cache", "--check", "."], destination)
+    run([checker.tool("ruff"), "check", "--no-cache", "."], cwd=destination, env=dict(os.environ))
+    run(
+        [checker.tool("ruff"), "format", "--no-cache", "--check", "."],
+        cwd=destination,
+        env=dict(os.environ),
+    )
     run_mypy(checker, destination, checker.mypy_cache_for(destination))
     readme = (destination / "README.md").read_text(encoding="utf-8")
     assert not re.search(r"\.\.(\s|$)", readme.split("\n## ")[0]), "a doubled full stop"

@@ -35,7 +35,7 @@ from pytest_copie.plugin import Copie, Result
 from sqlalchemy_async_template.project import Project
 from sqlalchemy_async_template.template import locate, snapshot
 from sqlalchemy_async_template.tools import uv_executable
-from sqlalchemy_async_template.verify import STEPS, install, run_step
+from sqlalchemy_async_template.verify import STEPS, verify
 
 PROJECT_NAME = "Blog Service"
 PACKAGE = "blog_service"
@@ -113,6 +113,7 @@ USER_EDITS = (
     ),
     Edit(f"src/{PACKAGE}/models.py", EMAIL_COLUMN, EMAIL_COLUMN + BIO_COLUMN),
 )
+INSTALL_LINT_TEST = [step for step in STEPS if step.name in {"install", "ruff", "pytest"}]
 USER_FILES = {
     f"src/{PACKAGE}/services.py": '''\
 """Business rules of the blog, on top of the repositories."""
@@ -270,12 +271,13 @@ def test_update_brings_the_new_template_version_and_keeps_the_users_work(
     # The updated project still installs, lints and passes its tests, the user's included
     # (test_migrations_match_the_models checks the user's revision against the new field).
     git_commit_all(project, workspace.env, "Update from the template")
-    updated = Project(project)
-    assert install(updated).passed
-    checks = [run_step(step, updated) for step in STEPS if step.name in {"ruff", "pytest"}]
-    for check in checks:
-        assert check.passed, check.output
-    assert " passed" in checks[-1].output
+    assert_installs_lints_and_passes(project)
+
+
+def assert_installs_lints_and_passes(project: Path) -> None:
+    verification = verify(Project(project), steps=INSTALL_LINT_TEST)
+    assert verification.passed, verification.failure_report()
+    assert " passed" in verification.step("pytest").output
 
 
 @pytest.mark.parametrize(
@@ -435,6 +437,11 @@ OLDER_RELEASES = {
 }
 CURRENT = "v1.0.0"
 GITIGNORE_LINES = "\n# The team's local notes\nnotes/\n"
+# The user's files that every release leaves alone (the models, and so the migrations, differ
+# between releases).
+LASTING_USER_FILES = {
+    name: content for name, content in USER_FILES.items() if not name.startswith("migrations/")
+}
 DELETED_BY_THE_USER = ".pre-commit-config.yaml"
 
 
@@ -457,9 +464,8 @@ def release_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def apply_lasting_user_work(project: Path) -> None:
     """Work that no release of the template touches: new files, an appended ignore rule, and
     a generated file the user deleted."""
-    for name, content in USER_FILES.items():
-        if not name.startswith("migrations/"):  # the models differ between releases
-            (project / name).write_text(content, encoding="utf-8")
+    for name, content in LASTING_USER_FILES.items():
+        (project / name).write_text(content, encoding="utf-8")
     with (project / ".gitignore").open("a", encoding="utf-8") as gitignore:
         gitignore.write(GITIGNORE_LINES)
     (project / DELETED_BY_THE_USER).unlink()
@@ -485,18 +491,13 @@ def test_update_from_an_older_release_keeps_every_edit(
     assert answers_file(project)["_commit"] == CURRENT
     assert conflicted_files(project) == set()
     after = files_of(project)
-    for name, content in USER_FILES.items():
-        if not name.startswith("migrations/"):
-            assert after[name] == content.encode(), f"{name} changed"
+    for name, content in LASTING_USER_FILES.items():
+        assert after[name] == content.encode(), f"{name} changed"
     assert after[".gitignore"].decode().endswith(GITIGNORE_LINES)
     # Copier does not bring back a file the user deleted (copier issue 1735).
     assert DELETED_BY_THE_USER not in after
     # ...and the project is the current template's: it installs, lints and passes its tests.
-    current = Project(project)
-    assert install(current).passed
-    checks = [run_step(step, current) for step in STEPS if step.name in {"ruff", "pytest"}]
-    for check in checks:
-        assert check.passed, check.output
+    assert_installs_lints_and_passes(project)
 
 
 # ------------------------------------------------------------------ primary_key stays

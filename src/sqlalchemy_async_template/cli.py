@@ -18,7 +18,7 @@ from rich.table import Table
 from . import bench, docs
 from .bench.data_layer import DataLayerOptions
 from .bench.report import charts, markdown, results_table, summary_lines
-from .matrix import Combination, MatrixError, select
+from .matrix import Combination, MatrixError, select, suite_slices
 from .project import ANSWERS_FILE, Project
 from .questions import Question, asked, choices
 from .runner import run_matrix
@@ -181,6 +181,14 @@ def matrix_command(
     )
     if outcome.failed:
         raise typer.Exit(1)
+
+
+@app.command("ci-matrix")
+def ci_matrix_command() -> None:
+    """Print the matrix of the template's own CI as one line of JSON: a slice of the test
+    suite per database driver of copier.yml (pytest `-k` keywords), and one for the rest."""
+    include = [{"slice": part.name, "keywords": part.keywords} for part in suite_slices()]
+    print(json.dumps({"include": include}))
 
 
 @app.command("verify")

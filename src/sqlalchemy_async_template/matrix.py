@@ -135,3 +135,26 @@ def select(selection: Iterable[str] = ()) -> list[Combination]:
         for combination in [*all_combinations(), *option_combinations()]
         if all(getattr(combination, key) in values for key, values in allowed.items())
     ]
+
+
+@dataclass(frozen=True)
+class SuiteSlice:
+    """A part of the template's own test suite, for one CI runner: the tests that pytest's
+    `-k keywords` selects."""
+
+    name: str
+    keywords: str
+
+
+def suite_slices() -> list[SuiteSlice]:
+    """The template's suite split by database driver, for CI runners working side by side.
+
+    A test belongs to the first driver that its name or parameters mention, or to the last
+    slice when it mentions none, so every test runs in exactly one slice.
+    """
+    drivers = choices("database_driver")
+    slices = [
+        SuiteSlice(driver, " and ".join([driver, *(f"not {d}" for d in drivers[:index])]))
+        for index, driver in enumerate(drivers)
+    ]
+    return [*slices, SuiteSlice("no driver", " and ".join(f"not {d}" for d in drivers))]

@@ -6,6 +6,16 @@ a subprocess, from its directory, against the real database of its driver.
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers import data_options, git, git_commit_all, user_env
+
+from sqlalchemy_async_template.template import snapshot
+from sqlalchemy_async_template.tools import copier_executable
+
 # ------------------------------------------------------------------ verify leaves the data alone
 
 
@@ -13,6 +23,120 @@ from __future__ import annotations
 
 
 # ------------------------------------------------------------------ copier update, unattended
+
+OLD_RELEASE, NEW_RELEASE = "v1.0.0", "v1.1.0"
+NEW_README_LINE = "Support: ask in the team's channel."
+PASSWORD = "s3cret-Pa55"
+PASSWORD_PROMPT = "Development database password"
+
+
+@pytest.fixture(scope="module")
+def released_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git copy of the template with two releases: the template as it is, and the same
+    with one more line in the generated README."""
+    root = tmp_path_factory.mktemp("released-template")
+    env = user_env(tmp_path_factory.mktemp("template-home"))
+    snapshot(root)
+    git_commit_all(root, env, "Release 1.0.0")
+    git("tag", OLD_RELEASE, cwd=root, env=env)
+    readme = root / "template/README.md.jinja"
+    readme.write_text(f"{readme.read_text(encoding='utf-8')}\n{NEW_README_LINE}\n", "utf-8")
+    git_commit_all(root, env, "Release 1.1.0")
+    git("tag", NEW_RELEASE, cwd=root, env=env)
+    return root
+
+
+def copier_without_terminal(
+    *arguments: str, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`copier ARGUMENTS...` with stdin that is not a terminal, as in CI or a script."""
+    return subprocess.run(
+        [copier_executable(), *arguments],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def committed_project(template: Path, tmp_path: Path, answers: dict[str, object]) -> Path:
+    """A project copied from the template's older release with the plain `copier` command
+    (no `--trust`), committed to git as its user does."""
+    env = user_env(tmp_path / "home")
+    project = tmp_path / "blog"
+    copied = copier_without_terminal(
+        "copy", "--defaults", "--vcs-ref", OLD_RELEASE,
+        *data_options({"project_name": "Blog", **answers}),
+        str(template), str(project),
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert copied.returncode == 0, copied.stdout + copied.stderr
+    git_commit_all(project, env, "Generate the project")
+    return project
+
+
+@pytest.mark.parametrize("how", [["--skip-answered"], ["--defaults"]], ids=lambda a: a[0][2:])
+def test_copier_update_on_a_server_driver_needs_no_terminal(
+    released_template: Path, tmp_path: Path, how: list[str]
+) -> None:
+    """The README's `copier update --skip-answered` (and `--defaults`) in a project whose
+    password was given on copy: no question, the new release arrives, `.env` is kept."""
+    project = committed_project(
+        released_template, tmp_path, {"database_driver": "asyncpg", "database_password": PASSWORD}
+    )
+    env = user_env(tmp_path / "home")
+    dotenv = (project / ".env").read_text(encoding="utf-8")
+    assert PASSWORD in dotenv
+    updated = copier_without_terminal("update", *how, cwd=project, env=env)
+    printed = updated.stdout + updated.stderr
+    assert updated.returncode == 0, printed
+    assert "Interactive session required" not in printed
+    assert PASSWORD_PROMPT not in printed
+    assert NEW_README_LINE in (project / "README.md").read_text(encoding="utf-8")
+    assert (project / ".env").read_text(encoding="utf-8") == dotenv
+    assert "run `uv run alembic upgrade head`" in printed
+    assert ".env was kept" not in printed, "the driver did not change: .env is right as it is"
+
+
+def test_copier_update_that_changes_the_driver_says_env_is_the_old_one(
+    released_template: Path, tmp_path: Path
+) -> None:
+    project = committed_project(released_template, tmp_path, {"database_driver": "asyncpg"})
+    env = user_env(tmp_path / "home")
+    updated = copier_without_terminal(
+        "update", "--skip-answered", "--data", "database_driver=aiomysql", cwd=project, env=env
+    )
+    printed = " ".join((updated.stdout + updated.stderr).split())
+    assert updated.returncode == 0, printed
+    assert ".env was kept as it was, for asyncpg" in printed
+    assert "postgresql+asyncpg://" in (project / ".env").read_text(encoding="utf-8")
+    assert "mysql+aiomysql://" in (project / ".env.example").read_text(encoding="utf-8")
+
+
+def test_copier_update_while_the_sqlite_app_runs(released_template: Path, tmp_path: Path) -> None:
+    """A running app keeps SQLite's write-ahead log and its index (`*.db-wal`, `*.db-shm`)
+    beside the database: git ignores them, so the tree stays clean and the update runs."""
+    project = committed_project(released_template, tmp_path, {})
+    env = user_env(tmp_path / "home")
+    # What the project's engine does on every connection (connection.py): WAL mode.
+    running_app = sqlite3.connect(project / "blog.db")
+    try:
+        running_app.execute("PRAGMA journal_mode=WAL")
+        running_app.execute("CREATE TABLE visits (id INTEGER PRIMARY KEY)")
+        running_app.execute("INSERT INTO visits DEFAULT VALUES")
+        running_app.commit()
+        assert (project / "blog.db-wal").exists()
+        assert (project / "blog.db-shm").exists()
+        assert git("status", "--porcelain", cwd=project, env=env) == ""
+        updated = copier_without_terminal("update", "--skip-answered", cwd=project, env=env)
+        assert updated.returncode == 0, updated.stdout + updated.stderr
+        assert NEW_README_LINE in (project / "README.md").read_text(encoding="utf-8")
+        assert running_app.execute("SELECT count(*) FROM visits").fetchone() == (1,)
+    finally:
+        running_app.close()
 
 
 # ------------------------------------------------------------------ the READMEs' commands

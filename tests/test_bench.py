@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
-from sqlalchemy_async_template.cli import PERFORMANCE_SECTION, app
+from sqlalchemy_async_template.cli import HTTP_PERFORMANCE_SECTION, PERFORMANCE_SECTION, app
 from sqlalchemy_async_template.docs import marked_section
 
 runner = CliRunner()
@@ -114,3 +115,55 @@ def test_bench_times_the_generated_suite_with_and_without_workers(tmp_path: Path
     assert suite["serial_seconds"] > 0
     assert suite["parallel_seconds"] > 0
     assert "with -n 2" in result.output
+
+
+HTTP_ROUTES = {"one_post", "page_20", "page_100", "create", "patch"}
+
+
+@pytest.mark.parametrize("driver", ["aiosqlite", "asyncpg", "asyncmy"])
+def test_bench_http_drives_both_apps_on_every_route(tmp_path: Path, driver: str) -> None:
+    """The generated service and the hand-written app, served alike and driven by wrk: both
+    answered every route (the read routes with the same JSON, or the run stops), and the
+    report says what each side did, in JSON, Markdown and a picture."""
+    report_file = tmp_path / "bench.json"
+    performance = tmp_path / "performance.md"
+    performance.write_text(
+        f"# Performance\n\n<!-- {HTTP_PERFORMANCE_SECTION}:start -->\nold\n"
+        f"<!-- {HTTP_PERFORMANCE_SECTION}:end -->\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(
+        app,
+        [
+            *("bench", "--http", "--drivers", driver, "--posts", "150", "--rounds", "1"),
+            *("--seconds", "2", "--connections", "4"),
+            *("--json", str(report_file), "--markdown", str(performance)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+
+    http = json.loads(report_file.read_text(encoding="utf-8"))["http"]
+    assert http["parameters"] == {"posts": 150, "rounds": 1, "seconds": 2, "connections": 4}
+    routes = http["drivers"][driver]["routes"]
+    assert set(routes) == HTTP_ROUTES
+    for name, route in routes.items():
+        for side in ("generated", "raw"):
+            measured = route[side]
+            assert measured["requests"] > measured["errors"], (name, side, measured)
+            assert measured["requests_per_second"] > 0, (name, side)
+            assert 0 < measured["p50_ms"] <= measured["p99_ms"], (name, side, measured)
+        # One round: the ratio is that round's, generated over hand-written.
+        expected = route["generated"]["requests_per_second"] / route["raw"]["requests_per_second"]
+        assert route["ratio"] == pytest.approx(expected, rel=0.01, abs=0.002), name
+        p99_ratio = route["generated"]["p99_ms"] / route["raw"]["p99_ms"]
+        assert route["p99_ratio"] == pytest.approx(p99_ratio, rel=0.01, abs=0.002), name
+    assert routes["one_post"]["title"] == "GET /posts/76"  # the middle one of 150
+
+    figures = marked_section(performance.read_text(encoding="utf-8"), HTTP_PERFORMANCE_SECTION)
+    assert "old" not in figures
+    assert figures.count(f"| {driver} |") == len(HTTP_ROUTES)
+    assert "`PATCH /posts/{id} with If-Match`" in figures
+    svg = (tmp_path / "performance-http.svg").read_text(encoding="utf-8")
+    assert svg.startswith("<svg")
+    assert driver in svg
+    assert "a PATCH" in svg

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from . import bench, docs
 from .bench.data_layer import DataLayerOptions
+from .bench.http_report import errors_lines, http_charts, http_markdown, http_table
 from .bench.report import charts, markdown, results_table, summary_lines
 from .matrix import Combination, MatrixError, select, suite_slices
 from .project import ANSWERS_FILE, Project
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 console = Console()
 PERFORMANCE_SECTION = "bench"
+HTTP_PERFORMANCE_SECTION = "bench-http"
 
 
 KNOWN_FAILURES = (MissingToolError, ServerError, bench.BenchError, docs.MissingSectionError)
@@ -220,6 +222,7 @@ def verify_command(
 # --- bench ----------------------------------------------------------------------------------
 
 BENCH_DEFAULTS = DataLayerOptions()
+HTTP_DEFAULTS = bench.HttpOptions()
 
 
 def _split_drivers(values: list[str] | None) -> tuple[str, ...]:
@@ -257,7 +260,9 @@ def bench_command(
         ),
     ] = None,
     rows: Annotated[int, typer.Option(min=1, help="Users per bulk insert.")] = BENCH_DEFAULTS.rows,
-    posts: Annotated[int, typer.Option(min=1, help="Posts read per read.")] = BENCH_DEFAULTS.posts,
+    posts: Annotated[
+        int, typer.Option(min=1, help="Posts read per read (with --http: posts served).")
+    ] = BENCH_DEFAULTS.posts,
     rounds: Annotated[
         int, typer.Option(min=1, help="Timed rounds of each side; the median is kept.")
     ] = BENCH_DEFAULTS.rounds,
@@ -288,12 +293,34 @@ def bench_command(
         ),
     ] = False,
     jobs: Annotated[int, typer.Option(min=1, help="Parallel jobs for --matrix.")] = 2,
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http",
+            help="Instead, serve the generated FastAPI service and a hand-written app on the raw "
+            "driver with uvicorn and drive both with wrk; Markdown goes between the "
+            f"{HTTP_PERFORMANCE_SECTION} markers.",
+        ),
+    ] = False,
+    seconds: Annotated[
+        int, typer.Option(min=1, help="With --http: seconds of each side's run of a route.")
+    ] = HTTP_DEFAULTS.seconds,
+    connections: Annotated[
+        int, typer.Option(min=1, help="With --http: connections wrk keeps open.")
+    ] = HTTP_DEFAULTS.connections,
 ) -> None:
     """Measure the generated data layer against the raw driver, and rendering against Copier's
     floor, side by side; print a table and optionally write JSON and Markdown."""
+    section = HTTP_PERFORMANCE_SECTION if http else PERFORMANCE_SECTION
     if markdown_file is not None and markdown_file.exists():
         with failing_clearly():  # before measuring: the figures need a place to go
-            docs.marked_section(markdown_file.read_text(encoding="utf-8"), PERFORMANCE_SECTION)
+            docs.marked_section(markdown_file.read_text(encoding="utf-8"), section)
+    if http:
+        http_options = bench.HttpOptions(
+            posts=posts, rounds=rounds, seconds=seconds, connections=connections
+        )
+        _bench_http(_split_drivers(drivers), http_options, json_file, markdown_file)
+        return
     options = bench.BenchOptions(
         drivers=_split_drivers(drivers),
         data_layer=DataLayerOptions(rows=rows, posts=posts, rounds=rounds, depths=_depths(depths)),
@@ -314,4 +341,30 @@ def bench_command(
         with failing_clearly():
             docs.write_section(markdown_file, PERFORMANCE_SECTION, markdown(report))
         for name, picture in charts(report).items():
+            (markdown_file.parent / name).write_text(picture, encoding="utf-8")
+
+
+def _bench_http(
+    drivers: tuple[str, ...],
+    options: bench.HttpOptions,
+    json_file: Path | None,
+    markdown_file: Path | None,
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="sqla-bench-") as workdir, failing_clearly():
+        bench.wrk_executable()  # before rendering anything
+        report = bench.run_http_bench(
+            drivers,
+            options,
+            Path(workdir),
+            progress=lambda line: console.print(f"[dim]{line}[/dim]"),
+        )
+    console.print(http_table(report))
+    for line in errors_lines(report):
+        console.print(line, markup=False)
+    if json_file is not None:
+        json_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if markdown_file is not None:
+        with failing_clearly():
+            docs.write_section(markdown_file, HTTP_PERFORMANCE_SECTION, http_markdown(report))
+        for name, picture in http_charts(report).items():
             (markdown_file.parent / name).write_text(picture, encoding="utf-8")

@@ -21,11 +21,19 @@ from ..databases import Databases
 from ..matrix import select
 from .data_layer import DataLayerOptions, bench_driver
 from .errors import BenchError
+from .http import HttpOptions, bench_http, wrk_executable
 from .matrix_timing import bench_matrix
 from .rendering import bench_render
 from .suite import bench_suite
 
-__all__ = ["BenchError", "BenchOptions", "run_bench"]
+__all__ = [
+    "BenchError",
+    "BenchOptions",
+    "HttpOptions",
+    "run_bench",
+    "run_http_bench",
+    "wrk_executable",
+]
 
 Progress = Callable[[str], None]
 
@@ -75,6 +83,35 @@ def run_bench(
         progress(f"matrix: verify {len(combinations)} combinations (the optional set included)")
         report["matrix"] = bench_matrix(combinations, workdir / "matrix", options.jobs)
     return report
+
+
+def run_http_bench(
+    drivers: Sequence[str],
+    options: HttpOptions,
+    workdir: Path,
+    progress: Progress = lambda _message: None,
+) -> dict[str, Any]:
+    """The generated FastAPI service against the hand-written app over HTTP, per driver, as
+    the JSON document `sqla-template bench --http --json` writes."""
+    measured: dict[str, Any] = {}
+    with Databases() as databases:
+        for driver in drivers:
+            progress(
+                f"{driver}: render, install, migrate, fill, serve both apps, drive them with wrk"
+            )
+            measured[driver] = bench_http(driver, workdir / "http", databases, options)
+    return {
+        "machine": machine(),
+        "http": {
+            "parameters": {
+                "posts": options.posts,
+                "rounds": options.rounds,
+                "seconds": options.seconds,
+                "connections": options.connections,
+            },
+            "drivers": measured,
+        },
+    }
 
 
 def machine() -> dict[str, Any]:

@@ -39,16 +39,18 @@ def bench_driver(
     project = installed_project(Combination(driver, "annotated", "uow"), workdir, databases)
     if project.database_url is None:  # SQLite: a file of the project's own
         project = project.with_database(f"sqlite+aiosqlite:///{project.path / 'bench.db'}")
-    _check(project, project.run(["alembic", "upgrade", "head"]), "alembic upgrade head")
+    check_completed(project, project.run(["alembic", "upgrade", "head"]), "alembic upgrade head")
     arguments = [project.package, "--rows", str(options.rows), "--posts", str(options.posts)]
     arguments += ["--rounds", str(options.rounds), "--sizes", *map(str, options.page_sizes)]
     arguments += ["--depths", *map(str, options.depths)]
     completed = project.run_script(PROBE, *arguments, timeout=PROBE_TIMEOUT_SECONDS)
-    probe: dict[str, Any] = json.loads(_check(project, completed, "the probe"))
+    probe: dict[str, Any] = json.loads(check_completed(project, completed, "the probe"))
     return summary(probe)
 
 
-def _check(project: Project, completed: subprocess.CompletedProcess[str], what: str) -> str:
+def check_completed(
+    project: Project, completed: subprocess.CompletedProcess[str], what: str
+) -> str:
     if completed.returncode != 0:
         raise BenchError(
             f"{what} failed in {project.path} (exit {completed.returncode}):\n"

@@ -1,5 +1,7 @@
 """The raw drivers the benchmark compares the generated code with, each used as its own
-documentation shows: insert many rows, and fetch rows inside a transaction.
+documentation shows: insert many rows, fetch rows inside a transaction, and (for the
+hand-written app of `raw_app.py`) run statements on a connection in autocommit mode, with
+transactions begun and ended by SQL.
 
 Runs inside a generated project's virtual environment (see generated_project.py): the driver
 is imported at run time.
@@ -25,8 +27,23 @@ class RawDriver:
     def __init__(self, connection: Any) -> None:
         self.connection = connection
 
+    # Bound parameters, as the driver spells them: `%s`, `?`, or `$1` and on (see `sql`).
+    placeholder = "%s"
+
     def placeholders(self, count: int) -> str:
         return ", ".join(["%s"] * count)
+
+    def sql(self, statement: str) -> str:
+        """`statement`, written with `?` for each parameter, in the driver's own spelling."""
+        return statement.replace("?", self.placeholder)
+
+    async def autocommit(self) -> None:
+        """Each statement its own transaction, unless sent between `BEGIN` and `COMMIT`."""
+        await self.connection.autocommit(True)
+
+    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
+        async with self.connection.cursor() as cursor:
+            await cursor.execute(sql, parameters)
 
     async def insert_many(self, sql: str, rows: Rows) -> None:
         async with self.connection.cursor() as cursor:
@@ -57,6 +74,17 @@ class Asyncpg(RawDriver):
     def placeholders(self, count: int) -> str:
         return ", ".join(f"${number}" for number in range(1, count + 1))
 
+    def sql(self, statement: str) -> str:
+        parts = statement.split("?")
+        numbered = [f"{part}${number}" for number, part in enumerate(parts[:-1], start=1)]
+        return "".join([*numbered, parts[-1]])
+
+    async def autocommit(self) -> None:
+        """asyncpg runs each statement in its own transaction unless one was begun."""
+
+    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
+        await self.connection.execute(sql, *parameters)
+
     async def insert_many(self, sql: str, rows: Rows) -> None:
         async with self.connection.transaction():
             await self.connection.executemany(sql, rows)
@@ -76,13 +104,28 @@ class Asyncpg(RawDriver):
 
 
 class Psycopg(RawDriver):
+    async def autocommit(self) -> None:
+        await self.connection.set_autocommit(True)
+
     async def close(self) -> None:
         await self.connection.close()
 
 
 class Aiosqlite(RawDriver):
+    placeholder = "?"
+
     def placeholders(self, count: int) -> str:
         return ", ".join(["?"] * count)
+
+    async def autocommit(self) -> None:
+        # Connected with `isolation_level=None`, the sqlite3 module begins no transaction of
+        # its own; foreign keys enforced, and writers waiting for each other, as the generated
+        # project's connections do.
+        await self.connection.execute("PRAGMA foreign_keys=ON")
+        await self.connection.execute("PRAGMA busy_timeout=30000")
+
+    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
+        await self.connection.execute(sql, parameters)
 
     async def begin(self) -> None:
         # The sqlite3 module begins no transaction for a SELECT: begin one, as a session does.
@@ -118,8 +161,16 @@ class Asyncmy(MySQL):
         await self.connection.ensure_closed()
 
 
-async def connect_raw(driver: str, url: Any) -> RawDriver:
-    """A connection of `driver` itself, from the parts of the SQLAlchemy `url`."""
+async def connect_raw(driver: str, url: Any, *, autocommit: bool = False) -> RawDriver:
+    """A connection of `driver` itself, from the parts of the SQLAlchemy `url`; with
+    `autocommit`, each statement is its own transaction unless sent after a `BEGIN`."""
+    connection = await _connect(driver, url, autocommit=autocommit)
+    if autocommit:
+        await connection.autocommit()
+    return connection
+
+
+async def _connect(driver: str, url: Any, *, autocommit: bool) -> RawDriver:
     module = importlib.import_module(driver)
     server = {"host": url.host, "port": url.port, "user": url.username, "password": url.password}
     if driver == "asyncpg":
@@ -127,7 +178,8 @@ async def connect_raw(driver: str, url: Any) -> RawDriver:
     if driver == "psycopg":
         return Psycopg(await module.AsyncConnection.connect(dbname=url.database, **server))
     if driver == "aiosqlite":
-        return Aiosqlite(await module.connect(url.database))
+        isolation = {"isolation_level": None} if autocommit else {}
+        return Aiosqlite(await module.connect(url.database, **isolation))
     if driver == "asyncmy":
         return Asyncmy(await module.connect(database=url.database, charset="utf8mb4", **server))
     if driver == "aiomysql":

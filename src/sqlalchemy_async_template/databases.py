@@ -18,12 +18,14 @@ class Databases:
     """Starts a PostgreSQL or MariaDB server the first time a project needs one, and stops
     them all on `close()`. Safe to use from several threads.
 
-    Servers are restartable (`server(dialect).restart()`): a test that restarts one must own
-    its `Databases`, so that no other test shares the server.
+    Servers are restartable (`server(dialect).restart()`, `.down()`): a test that restarts one
+    must own its `Databases`, so that no other test shares the server. `max_connections`
+    replaces the servers' default of 300.
     """
 
-    def __init__(self, workdir: Path | None = None) -> None:
+    def __init__(self, workdir: Path | None = None, *, max_connections: int | None = None) -> None:
         self._workdir = workdir
+        self._max_connections = max_connections
         self._servers: dict[str, ManagedServer] = {}
         self._stack = ExitStack()
         self._lock = threading.Lock()
@@ -32,7 +34,8 @@ class Databases:
         with self._lock:
             if dialect not in self._servers:
                 start = postgresql_server if dialect == "postgresql" else mariadb_server
-                self._servers[dialect] = self._stack.enter_context(start(self._workdir))
+                server = start(self._workdir, max_connections=self._max_connections)
+                self._servers[dialect] = self._stack.enter_context(server)
             return self._servers[dialect]
 
     def url_for(self, driver: str, name: str) -> str | None:

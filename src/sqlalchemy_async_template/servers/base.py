@@ -5,6 +5,8 @@ they raise (``ServerError``)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 from urllib.parse import quote
@@ -64,6 +66,8 @@ class DatabaseServer(ABC):
 
 class Restartable(Protocol):
     def restart(self) -> None: ...
+    def shut_down(self) -> None: ...
+    def start(self) -> None: ...
 
 
 class ManagedServer:
@@ -80,3 +84,13 @@ class ManagedServer:
         """Shut the server down cleanly (every committed transaction is kept), then start it
         again on the same port with the same data directory, as a service restart would."""
         self._process.restart()
+
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        """The server shut down cleanly for the duration of the block, then started again on
+        the same port with the same data, also when the block fails."""
+        self._process.shut_down()
+        try:
+            yield
+        finally:
+            self._process.start()

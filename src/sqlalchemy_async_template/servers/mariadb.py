@@ -110,13 +110,17 @@ class MariaDBReplica(MariaDBServer):
 
 
 @contextmanager
-def mariadb_server(workdir: Path | None = None) -> Iterator[ManagedServer]:
+def mariadb_server(
+    workdir: Path | None = None, *, max_connections: int | None = None
+) -> Iterator[ManagedServer]:
     """Run a throw-away MariaDB server on 127.0.0.1 for the duration of the block; the handle
     describes it (``.server``) and can restart it in place.
 
     Its files live in a new directory inside ``workdir`` (default: the system temp directory).
+    ``max_connections`` replaces the default of 300 (for tests of a small server).
     """
-    with _running_mariadb("MariaDB", workdir) as running:
+    options = () if max_connections is None else (f"--max-connections={max_connections}",)
+    with _running_mariadb("MariaDB", workdir, *options) as running:
         running.as_root(*_app_user_statements(_PRIMARY_PRIVILEGES, grant_option=True))
         server = MariaDBServer(HOST, running.process.port, APP_USER, APP_PASSWORD)
         yield ManagedServer(server, running.process)

@@ -7,7 +7,7 @@ None of them runs as root: when started by root, they run as the ``postgres`` us
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,17 +85,22 @@ class PostgreSQLServer(DatabaseServer):
 
 
 @contextmanager
-def postgresql_server(workdir: Path | None = None) -> Iterator[ManagedServer]:
+def postgresql_server(
+    workdir: Path | None = None, *, max_connections: int | None = None
+) -> Iterator[ManagedServer]:
     """Run a throw-away PostgreSQL server on 127.0.0.1 for the duration of the block; the handle
     describes it (``.server``) and can restart it in place.
 
     Its files live in a new directory inside ``workdir`` (default: the system temp directory).
+    ``max_connections`` replaces the default of 300 (for tests of a small server).
     """
     bindir = postgresql_bindir()
     owner = service_owner("postgres")
+    settings = {} if max_connections is None else {"max_connections": str(max_connections)}
     with server_directory("PostgreSQL", workdir, owner) as root:
         datadir = _initdb(bindir, root, owner)
-        with supervised(_postgres_command("PostgreSQL", bindir, datadir, owner)) as process:
+        command = _postgres_command("PostgreSQL", bindir, datadir, owner, settings)
+        with supervised(command) as process:
             server = PostgreSQLServer(HOST, process.port, APP_USER, APP_PASSWORD)
             yield ManagedServer(server, process)
 
@@ -192,11 +197,17 @@ def _initdb(bindir: Path, root: Path, owner: Owner | None) -> Path:
     return datadir
 
 
-def _postgres_command(name: str, bindir: Path, datadir: Path, owner: Owner | None) -> ServerCommand:
+def _postgres_command(
+    name: str,
+    bindir: Path,
+    datadir: Path,
+    owner: Owner | None,
+    settings: Mapping[str, str] | None = None,
+) -> ServerCommand:
     def argv(port: int) -> list[str]:
         # The postmaster itself, not pg_ctl: we keep its process handle, to stop it and reap it.
         argv = [str(bindir / "postgres"), "-D", str(datadir), "-p", str(port)]
-        for setting, value in _SETTINGS.items():
+        for setting, value in (_SETTINGS | dict(settings or {})).items():
             argv += ["-c", f"{setting}={value}"]
         return argv
 

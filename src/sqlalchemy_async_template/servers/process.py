@@ -71,7 +71,15 @@ class ServerProcess:
 
     def restart(self) -> None:
         """Shut down with the command's clean signal, then start again on the same port."""
+        self.shut_down()
+        self.start()
+
+    def shut_down(self) -> None:
+        """Shut down with the command's clean signal; `start()` brings it back."""
         _stop(self._process, self.command.restart_signal)
+
+    def start(self) -> None:
+        """Start again on the same port, after `shut_down()`."""
         try:
             self._process = _launch(self.command, self.port)
         except _PortInUseError:

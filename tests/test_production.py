@@ -119,7 +119,7 @@ def start_up(project: Project, settings: dict[str, str]) -> tuple[int | None, st
     with log.open("w") as output:
         process = project.start(argv, settings=settings, stdout=output, stderr=output)
     try:
-        returncode = process.wait(timeout=60)
+        returncode = process.wait(timeout=180)
     except subprocess.TimeoutExpired:
         returncode = None
     finally:

@@ -6,17 +6,209 @@ a subprocess, from its directory, against the real database of its driver.
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from helpers import data_options, git, git_commit_all, user_env
+from helpers import Render, data_options, git, git_commit_all, user_env
 
+from sqlalchemy_async_template.databases import Databases
+from sqlalchemy_async_template.matrix import Combination
+from sqlalchemy_async_template.project import Project
+from sqlalchemy_async_template.questions import choices, url_scheme_of
+from sqlalchemy_async_template.servers import free_port
 from sqlalchemy_async_template.template import snapshot
 from sqlalchemy_async_template.tools import copier_executable
 
+SQLA_TEMPLATE = str(Path(sys.executable).parent / "sqla-template")
+
+
+def sqla_template(
+    *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`sqla-template ARGUMENTS...` as a user types it, outside any project's settings."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("DATABASE_") and name != "TEST_DATABASE_URL"
+    }
+    return subprocess.run(
+        [SQLA_TEMPLATE, *arguments],
+        env=environment | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+
+
+def configure_database(project: Project, url: str) -> None:
+    """Point the project's `.env` at `url`, as a user edits it for their own server."""
+    env_file = project.path / ".env"
+    lines = env_file.read_text(encoding="utf-8").splitlines()
+    lines = [line for line in lines if not line.startswith("DATABASE_URL=")]
+    env_file.write_text("\n".join([*lines, f"DATABASE_URL={url}", ""]), encoding="utf-8")
+
+
 # ------------------------------------------------------------------ verify leaves the data alone
+
+# The user's data: written and read back by the project's own code, with its own settings.
+SEED = """
+import asyncio, sys
+from sqlalchemy.ext.asyncio import AsyncSession
+from {package}.db import make_engine
+from {package}.models import Post, User
+from {package}.settings import get_settings
+
+async def main() -> None:
+    engine = make_engine(get_settings().database_url)
+    async with AsyncSession(engine) as session, session.begin():
+        for n in range(3):
+            user = User(name=f"User {{n}}", email=f"user{{n}}@example.com")
+            session.add(user)
+            await session.flush()
+            session.add(Post(title=f"Post {{n}}", content="Kept.", author_id=user.id))
+    await engine.dispose()
+
+asyncio.run(main())
+"""
+SNAPSHOT = """
+import asyncio, json
+from sqlalchemy import text
+from {package}.db import make_engine
+from {package}.settings import get_settings
+
+LIST_DATABASES = {{
+    "postgresql": "SELECT datname FROM pg_database",
+    "mysql": "SHOW DATABASES",
+}}
+
+async def main() -> None:
+    engine = make_engine(get_settings().database_url)
+    async with engine.connect() as connection:
+        rows = await connection.execute(text("SELECT name, email FROM users ORDER BY name"))
+        users = rows.all()
+        posts = (await connection.scalars(text("SELECT title FROM posts ORDER BY title"))).all()
+        version = (await connection.scalars(text("SELECT version_num FROM alembic_version"))).all()
+        listing = LIST_DATABASES.get(connection.dialect.name)
+        databases = [] if listing is None else (await connection.scalars(text(listing))).all()
+    await engine.dispose()
+    print(json.dumps({{
+        "users": [list(row) for row in users], "posts": list(posts), "version": list(version),
+        "databases": sorted(databases),
+    }}))
+
+asyncio.run(main())
+"""
+
+
+def data_of(project: Project) -> dict[str, list[object]]:
+    completed = project.run(["python", "-c", SNAPSHOT.format(package=project.package)])
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    found: dict[str, list[object]] = json.loads(completed.stdout)
+    return found
+
+
+def project_with_data(render: Render, databases: Databases, driver: str) -> Project:
+    """A project configured for a database of its own (its `.env`), installed, migrated and
+    holding the user's rows."""
+    project = render(Combination(driver, "annotated", "uow"))
+    url = databases.url_for(driver, f"journey_{driver}")
+    if url is not None:
+        configure_database(project, url)
+    for command in (
+        ["uv", "sync", "--quiet"],
+        ["alembic", "upgrade", "head"],
+        ["python", "-c", SEED.format(package=project.package)],
+    ):
+        completed = project.run(command)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+    return project
+
+
+@pytest.mark.parametrize("driver", choices("database_driver"))
+def test_verify_and_the_projects_tests_leave_the_users_rows_alone(
+    driver: str, render: Render, databases: Databases, mypy_cache: Path
+) -> None:
+    project = project_with_data(render, databases, driver)
+    before = data_of(project)
+    assert before["users"] == [[f"User {n}", f"user{n}@example.com"] for n in range(3)]
+    assert len(before["posts"]) == 3
+    assert len(before["version"]) == 1
+
+    verified = sqla_template("verify", str(project.path), env={"MYPY_CACHE_DIR": str(mypy_cache)})
+    output = verified.stdout + verified.stderr
+    assert verified.returncode == 0, output
+    assert re.search(r"alembic\s+passed", output), output
+    assert re.search(r"pytest\s+passed", output), output
+    # Every row is still there, the schema still at head, and the throw-away database gone.
+    assert data_of(project) == before
+
+    if project.dialect != "sqlite":
+        # The project's own tests, run as its README says (no TEST_DATABASE_URL): on a
+        # database of their own, never on the development database.
+        completed = project.run(["pytest", "-q", "-p", "no:cacheprovider"])
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        assert re.search(r"\d+ passed", completed.stdout), completed.stdout
+        after = data_of(project)
+        assert {key: after[key] for key in ("users", "posts", "version")} == {
+            key: before[key] for key in ("users", "posts", "version")
+        }
+        assert set(after["databases"]) - set(before["databases"]) == {
+            f"journey_{driver}_test",
+            *([f"journey_{driver}_test_template"] if project.dialect == "postgresql" else []),
+        }
+
+
+def test_verify_refuses_a_database_url_that_holds_rows(
+    render: Render, databases: Databases
+) -> None:
+    project = project_with_data(render, databases, "asyncpg")
+    before = data_of(project)
+    own_database = configured_url(project)
+
+    refused = sqla_template("verify", str(project.path), "--database-url", own_database)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode == 1, output
+    held = re.search(r"Refusing to verify against a database that holds (\d+) rows", output)
+    assert held is not None, output
+    assert int(held.group(1)) == len(before["users"]) + len(before["posts"]) + 1
+    assert "--database-url" in output
+    assert "Traceback" not in output
+    assert not re.search(r"(ruff|alembic|pytest)\s+(passed|failed)", output), output
+    assert data_of(project) == before
+
+
+def configured_url(project: Project) -> str:
+    """The DATABASE_URL of the project's `.env`."""
+    for line in (project.path / ".env").read_text(encoding="utf-8").splitlines():
+        if line.startswith("DATABASE_URL="):
+            return line.removeprefix("DATABASE_URL=")
+    raise AssertionError("no DATABASE_URL in .env")
+
+
+def test_verify_against_a_server_that_does_not_answer_says_how_to_start_it(
+    render: Render,
+) -> None:
+    project = render(Combination("asyncmy", "annotated", "uow"))
+    # Nothing listens on a port just handed out and released.
+    url = f"{url_scheme_of('asyncmy')}://app:hunter2@127.0.0.1:{free_port()}/nowhere"
+    configure_database(project, url)
+
+    completed = sqla_template("verify", str(project.path))
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 1, output
+    (last,) = [line for line in output.splitlines() if "Cannot reach" in line]
+    assert "127.0.0.1" in last
+    assert "docker compose up -d db" in last
+    assert "--database-url" in last
+    assert "hunter2" not in output
+    assert "Traceback" not in output
 
 
 # ------------------------------------------------------------------ a first model, autogenerated

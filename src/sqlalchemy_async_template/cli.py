@@ -26,7 +26,7 @@ from .runner import run_matrix
 from .servers import ServerError
 from .template import locate
 from .tools import MissingToolError
-from .verify import STEP_NAMES, StepResult, verify
+from .verify import STEP_NAMES, StepResult, VerifyError, verify
 
 app = typer.Typer(
     help="Create async SQLAlchemy 2.1 projects from the template, verify and measure them.",
@@ -37,7 +37,13 @@ PERFORMANCE_SECTION = "bench"
 HTTP_PERFORMANCE_SECTION = "bench-http"
 
 
-KNOWN_FAILURES = (MissingToolError, ServerError, bench.BenchError, docs.MissingSectionError)
+KNOWN_FAILURES = (
+    MissingToolError,
+    ServerError,
+    VerifyError,
+    bench.BenchError,
+    docs.MissingSectionError,
+)
 
 
 @contextmanager
@@ -198,10 +204,18 @@ def verify_command(
     project_dir: Annotated[Path, typer.Argument(help="A project generated from the template.")],
     database_url: Annotated[
         str | None,
-        typer.Option(help="Database for migrations and tests (default: the project's own)."),
+        typer.Option(
+            help="An empty database for migrations and tests (default: a throw-away one, "
+            "never the project's own)."
+        ),
     ] = None,
 ) -> None:
-    """Install, lint, type-check, migrate and test one generated project."""
+    """Install, lint, type-check, migrate and test one generated project.
+
+    Migrations run down again and the tests delete rows, so the project's own database is
+    never used: verify creates a throw-away database (a temporary SQLite file, or a new
+    database next to the configured one, on the same server) and drops it afterwards.
+    """
     if not (project_dir / ANSWERS_FILE).is_file():
         raise typer.BadParameter(
             f"{project_dir} is not a project generated from the template (no {ANSWERS_FILE})",
@@ -213,7 +227,7 @@ def verify_command(
         console.print(f"{step.name:<8} {mark} in {step.seconds:.1f}s")
 
     with failing_clearly():
-        verification = verify(Project(project_dir, database_url), on_step=show)
+        verification = verify(Project(project_dir, database_url), on_step=show, only_empty=True)
     if not verification.passed:
         console.print(verification.failure_report(), markup=False)
         raise typer.Exit(1)

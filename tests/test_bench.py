@@ -65,12 +65,19 @@ def test_bench_measures_a_driver_and_the_render(tmp_path: Path) -> None:
     assert details["versions"]["sqlalchemy"].startswith("2.1")
     assert details["versions"]["server"].startswith("3.")  # SQLite 3
     assert report["render"]["command"]["floor_seconds"] > 0
+    # The first run was timed step by step, and its total is the sum of the steps.
+    first = report["first_run"]
+    steps = [first[f"{step}_seconds"] for step in ("render", "install", "tests")]
+    assert all(seconds > 0 for seconds in steps), first
+    assert first["total_seconds"] == pytest.approx(sum(steps), abs=0.02)
+    assert "first run: copier copy --defaults to a green pytest" in result.output
     assert "matrix" not in report
 
     written = performance.read_text(encoding="utf-8")
     figures = marked_section(written, PERFORMANCE_SECTION)
     assert "old figures" not in figures
     assert "| aiosqlite |" in figures
+    assert f"in {first['total_seconds']:.1f}s" in figures
     assert f"{report['machine']['cpus']} CPUs" in figures
     assert written.startswith("# Performance\n\nHand-written targets.\n")
     for picture in ("performance-depth.svg", "performance-bulk-insert.svg"):

@@ -1,5 +1,6 @@
 """`sqla-template bench`: the generated data layer against the raw driver, rendering against
-Copier's floor, and (optionally) the whole verification matrix, measured side by side.
+Copier's floor, a user's first run (render, install, tests), and (optionally) the whole
+verification matrix, measured side by side; with `--http`, the generated service over HTTP.
 
 The measurements live in their own modules (`data_layer`, `rendering`, `matrix_timing`); the
 report they make, on screen, in JSON and in Markdown, lives in `report`. Targets are not
@@ -21,6 +22,7 @@ from ..databases import Databases
 from ..matrix import select
 from .data_layer import DataLayerOptions, bench_driver
 from .errors import BenchError
+from .first_run import bench_first_run
 from .http import HttpOptions, bench_http, wrk_executable
 from .matrix_timing import bench_matrix
 from .rendering import bench_render
@@ -64,6 +66,8 @@ def run_bench(
             suite = bench_suite(workdir / "suite", databases, min(options.data_layer.rounds, 3))
     progress("render: this template against a one-file template")
     render = bench_render(workdir / "render", options.data_layer.rounds)
+    progress("first run: copier copy --defaults, uv sync, uv run pytest, uv's cache warm")
+    first = bench_first_run(workdir / "first-run", min(options.data_layer.rounds, 3))
     report: dict[str, Any] = {
         "machine": machine(),
         "parameters": {
@@ -75,6 +79,7 @@ def run_bench(
         "drivers": drivers,
         "render_ratio": round(render["command"].ratio, 3),
         "render": {name: times.as_json() for name, times in render.items()},
+        "first_run": first,
     }
     if suite is not None:
         report["suite"] = suite

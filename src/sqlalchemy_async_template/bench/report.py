@@ -42,7 +42,7 @@ RATIO_COLUMNS = (
     Column("read_orm", "read, ORM objects"),
 )
 STATEMENT_COLUMNS = (
-    Column("statements_read_model", "statements summaries()"),
+    Column("statements_read_model", "statements post_summaries()"),
     Column("statements", "statements page()"),
 )
 DEPTH_COLUMNS = (
@@ -166,9 +166,9 @@ def charts(report: dict[str, Any]) -> dict[str, str]:
             paired=True,
         ),
         BULK_CHART: bar_chart(
-            "Bulk insert: add_many() against the raw driver's executemany",
+            "Bulk insert: add_users() against the raw driver's executemany",
             list(drivers),
-            {"raw / add_many()": [r["bulk_insert_ratio"] for r in drivers.values()]},
+            {"raw / add_users()": [r["bulk_insert_ratio"] for r in drivers.values()]},
             y_label="ratio (above 1: faster than the raw driver)",
             reference=(1.0, "as fast as raw"),
         ),

@@ -1,9 +1,9 @@
 """The half of `sqla-template bench` that runs inside a generated project's virtual environment.
 
 The benchmark runs this file with the project's own Python, its database in `DATABASE_URL`:
-it imports the project's repositories and the raw driver, times them side by side in one
-process and one event loop, in interleaved rounds (generated, raw, generated, raw, ...), and
-prints one JSON object on standard output. SQLAlchemy, the driver and the project's package are
+it imports the project's repositories, its examples and the raw driver, times them side by side
+in one process and one event loop, in interleaved rounds (generated, raw, generated, raw, ...),
+and prints one JSON object on standard output. SQLAlchemy, the driver and the project's package are
 imported at run time: they exist only in the project's environment.
 """
 
@@ -108,15 +108,16 @@ class BenchedProject(GeneratedProject):
 async def bench_bulk_insert(
     project: BenchedProject, raw: RawDriver, rows: int, rounds: int
 ) -> Comparison:
-    """`UserRepository.add_many` against the driver's executemany, `rows` users each, each in
-    its own committed transaction."""
+    """`add_users` of `examples/bulk_load.py` against the driver's executemany, `rows` users
+    each, each in its own committed transaction."""
+    add_users = project.example("bulk_load").add_users
     users = [{"name": f"User {i}", "email": f"user{i}@example.com"} for i in range(rows)]
     values = [(user["name"], user["email"]) for user in users]
     insert_sql = f"INSERT INTO users (name, email) VALUES ({raw.placeholders(2)})"
 
     async def generated() -> None:
         async with project.session_factory.begin() as session:
-            await project.repositories.UserRepository(session).add_many(users)
+            await add_users(session, users)
 
     async def raw_insert() -> None:
         await raw.insert_many(insert_sql, values)
@@ -128,8 +129,9 @@ async def add_posts(project: BenchedProject, posts: int) -> None:
     """`posts` posts by 100 authors, each post with three of 20 tags (untimed set-up)."""
     models = project.models
     async with project.session_factory.begin() as session:
-        await project.repositories.UserRepository(session).add_many(
-            {"name": f"Author {i}", "email": f"author{i}@example.com"} for i in range(AUTHORS)
+        await project.example("bulk_load").add_users(
+            session,
+            ({"name": f"Author {i}", "email": f"author{i}@example.com"} for i in range(AUTHORS)),
         )
         await session.execute(sa.insert(models.Tag), [{"name": f"tag{i:02}"} for i in range(TAGS)])
         author_ids = list(await session.scalars(sa.select(models.User.id).order_by("id")))
@@ -153,12 +155,13 @@ async def add_posts(project: BenchedProject, posts: int) -> None:
 
 
 def window(raw: RawDriver) -> str:
-    """The first `limit` posts as a derived table, as `PostRepository.summaries` selects them."""
+    """The first `limit` posts as a derived table, as `post_summaries` selects them."""
     return f"(SELECT id FROM posts ORDER BY id LIMIT {raw.placeholders(1)}) AS w"
 
 
 async def raw_post_summaries(raw: RawDriver, limit: int) -> list[dict[str, Any]]:
-    """What `PostRepository.summaries` returns, as plain dicts, from the same two queries."""
+    """What `examples/read_model.py`'s `post_summaries` returns, as plain dicts, from the same
+    two queries."""
     await raw.begin()
     try:
         rows = await raw.fetch(
@@ -243,12 +246,14 @@ async def raw_post_page(raw: RawDriver, limit: int) -> list[dict[str, Any]]:
 async def bench_reads(
     project: BenchedProject, raw: RawDriver, posts: int, rounds: int
 ) -> dict[str, Comparison]:
-    """Both read paths of `PostRepository` (typed rows, ORM objects) against the raw driver."""
+    """Both read paths of posts (typed rows of `examples/read_model.py`, ORM objects of
+    `PostRepository`) against the raw driver."""
     repository = project.repositories.PostRepository
+    post_summaries = project.example("read_model").post_summaries
 
     async def summaries() -> None:
         async with project.session_factory() as session:
-            await repository(session).summaries(limit=posts)
+            await post_summaries(session, limit=posts)
 
     async def page() -> None:
         async with project.session_factory() as session:
@@ -279,12 +284,9 @@ async def statements_sent(project: BenchedProject, run: Callable[[Any], Awaitabl
 
 
 async def count_statements(
-    project: BenchedProject, method: str, sizes: Sequence[int]
+    project: BenchedProject, list_posts: Callable[..., Awaitable[object]], sizes: Sequence[int]
 ) -> dict[str, int]:
-    """Statements `PostRepository.<method>(limit=n)` sends, for each page size n."""
-
-    async def list_posts(session: Any, limit: int) -> object:
-        return await getattr(project.repositories.PostRepository(session), method)(limit=limit)
+    """Statements `list_posts(session, limit=n)` sends, for each page size n."""
 
     return {
         str(size): await statements_sent(project, functools.partial(list_posts, limit=size))
@@ -299,12 +301,16 @@ async def bench_depth(
     OFFSET (`page`), in interleaved rounds; each method's time at its deepest page over its
     time at the first, taken round by round."""
     users = project.repositories.UserRepository
+    add_users = project.example("bulk_load").add_users
     deepest = max(depths)
     for start in range(0, deepest + PAGE, DEPTH_BATCH):
         async with project.session_factory.begin() as session:
-            await users(session).add_many(
-                {"name": f"User {i}", "email": f"user{i}@example.com"}
-                for i in range(start, min(start + DEPTH_BATCH, deepest + PAGE))
+            await add_users(
+                session,
+                (
+                    {"name": f"User {i}", "email": f"user{i}@example.com"}
+                    for i in range(start, min(start + DEPTH_BATCH, deepest + PAGE))
+                ),
             )
     cursors = {depth: await cursor_at(project, depth) for depth in depths}
 
@@ -366,8 +372,13 @@ async def bench(arguments: argparse.Namespace) -> dict[str, Any]:
         await project.empty_tables()
         await add_posts(project, arguments.posts)
         reads = await bench_reads(project, raw, arguments.posts, arguments.rounds)
-        statements = await count_statements(project, "page", arguments.sizes)
-        statements_read_model = await count_statements(project, "summaries", arguments.sizes)
+        posts = project.repositories.PostRepository
+        statements = await count_statements(
+            project, lambda session, limit: posts(session).page(limit=limit), arguments.sizes
+        )
+        statements_read_model = await count_statements(
+            project, project.example("read_model").post_summaries, arguments.sizes
+        )
         await project.empty_tables()
         depth = await bench_depth(project, arguments.depths, arguments.rounds)
         measured_versions = await versions(project)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cached_property
@@ -23,18 +24,25 @@ from typing import Any
 
 
 class GeneratedProject:
-    """The generated project's modules, imported by package name, and its application engine
-    and session factory (`db.get_engine()`, `db.get_session_factory()`)."""
+    """The generated project's modules, imported by package name, and an engine and session
+    factory made as the application makes them (`db.make_engine()`, `db.make_session_factory`).
+    """
 
     def __init__(self, package: str) -> None:
         self.package = package
         self.db = self.module("db")
         self.settings = self.module("settings").get_settings()
-        self.engine = self.db.get_engine()
-        self.session_factory = self.db.get_session_factory()
+        self.engine = self.db.make_engine()
+        self.session_factory = self.db.make_session_factory(self.engine)
 
     def module(self, name: str) -> ModuleType:
         return importlib.import_module(f"{self.package}.{name}")
+
+    def example(self, name: str) -> ModuleType:
+        """A script of the project's `examples/`; scripts run in the project's directory."""
+        if os.getcwd() not in sys.path:
+            sys.path.append(os.getcwd())
+        return importlib.import_module(f"examples.{name}")
 
     @cached_property
     def models(self) -> ModuleType:

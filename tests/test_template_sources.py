@@ -15,10 +15,21 @@ TEMPLATE = locate().files / "template"
 JINJA_SYNTAX = re.compile(r"\{\{|\{%|\{#")
 IMPORT_LINE = re.compile(r"^\s*(from\s+\S+\s+import|import)\s")
 INLINE_CONDITION = re.compile(r"\{%|\{\{[^}]*\bif\b")
+JINJA_TAG = re.compile(r"\{%.*?%\}")
 
 
 def template_files() -> list[Path]:
     return sorted(path for path in TEMPLATE.rglob("*") if path.is_file())
+
+
+def python_templates() -> list[Path]:
+    """Every template of a Python file, whatever Jinja its name holds (`x.py.jinja`,
+    `{% if ... %}x.py{% endif %}.jinja`, `{% if ... %}x.py{% endif %}`)."""
+    return [
+        path
+        for path in template_files()
+        if JINJA_TAG.sub("", path.name).removesuffix(".jinja").endswith(".py")
+    ]
 
 
 def relative(path: Path) -> str:
@@ -56,9 +67,14 @@ def test_every_template_compiles_as_copier_compiles_it() -> None:
     assert failures == []
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in template_files() if p.name.endswith(".py.jinja")], ids=relative
-)
+def test_every_python_template_is_checked() -> None:
+    names = {relative(path) for path in python_templates()}
+    assert "src/{{package_name}}/db.py.jinja" in names
+    assert 'tests/{% if pgbouncer %}test_pgbouncer.py{% endif %}' in names
+    assert len(names) > len([n for n in names if n.endswith(".py.jinja")])
+
+
+@pytest.mark.parametrize("path", python_templates(), ids=relative)
 def test_no_import_line_is_assembled_from_conditionals(path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     assembled = [

@@ -53,7 +53,9 @@ class Comparison:
 
     def as_json(self) -> dict[str, Any]:
         ratios = self.ratios
-        low, _, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        low, _, high = (
+            statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else ratios * 3
+        )
         return {
             "generated_seconds": round(statistics.median(self.generated), 6),
             "raw_seconds": round(statistics.median(self.raw), 6),

@@ -1,5 +1,6 @@
-"""Migrations a generated project lives with for years: a migration that cannot get its lock in
-time gives up instead of stalling the database."""
+"""Migrations a generated project lives with for years: the revisions the template ships are
+never rewritten, and a migration that cannot get its lock in time gives up instead of stalling
+the database."""
 
 from __future__ import annotations
 
@@ -7,14 +8,59 @@ import re
 import selectors
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from helpers import Render
+from revisions import (
+    answer_sets,
+    down_revision,
+    fingerprint,
+    recorded,
+    render_revisions,
+    revision_id,
+)
 from scenario import checked_run, deploy, scenario_process
 
 from sqlalchemy_async_template.databases import Databases
 from sqlalchemy_async_template.matrix import Combination
 from sqlalchemy_async_template.project import Project
+
+HOW_TO_CHANGE = (
+    "A released revision is never rewritten: a database already at it would never get the"
+    " change. Restore it, and make the change in a new revision whose down_revision is the"
+    ' current head (CONTRIBUTING.md, "Changing the example models").'
+)
+
+
+@pytest.mark.parametrize("combination", answer_sets(), ids=lambda c: c.slug)
+def test_the_revisions_the_template_ships_are_never_rewritten(
+    combination: Combination, tmp_path: Path
+) -> None:
+    """Each revision renders, for each answer set, exactly as it was recorded when released;
+    the revisions form one line, each after the one before."""
+    rendered = render_revisions(combination, tmp_path / "project")
+    fingerprints = recorded()
+    for name, by_answers in fingerprints.items():
+        if combination.slug in by_answers:
+            assert name in rendered, f"{name} is gone for {combination.slug}. {HOW_TO_CHANGE}"
+            assert fingerprint(rendered[name]) == by_answers[combination.slug], (
+                f"{name} differs from the one released for {combination.slug}. {HOW_TO_CHANGE}"
+            )
+    unrecorded = [name for name in rendered if combination.slug not in fingerprints.get(name, {})]
+    assert not unrecorded, (
+        f"{', '.join(unrecorded)} has no fingerprint for {combination.slug}: once it is final,"
+        " record it with `uv run python tests/revisions.py`."
+    )
+
+    revisions = {revision_id(text): down_revision(text) for text in rendered.values()}
+    (first,) = [revision for revision, down in revisions.items() if down is None]
+    line = [first]
+    while following := [revision for revision, down in revisions.items() if down == line[-1]]:
+        assert len(following) == 1, f"{line[-1]} has more than one next revision: {following}"
+        line.append(following[0])
+    assert sorted(line) == sorted(revisions), f"revisions outside the line {line}: {revisions}"
+
 
 LOCK_TIMEOUT_SECONDS = 1
 ADD_SUBTITLE = '''"""Add posts.subtitle.

@@ -70,7 +70,7 @@ def test_every_template_compiles_as_copier_compiles_it() -> None:
 def test_every_python_template_is_checked() -> None:
     names = {relative(path) for path in python_templates()}
     assert "src/{{package_name}}/db.py.jinja" in names
-    assert 'tests/{% if pgbouncer %}test_pgbouncer.py{% endif %}' in names
+    assert "tests/{% if pgbouncer %}test_pgbouncer.py{% endif %}" in names
     assert len(names) > len([n for n in names if n.endswith(".py.jinja")])
 
 

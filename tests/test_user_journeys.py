@@ -21,9 +21,8 @@ from helpers import Render, data_options, git, git_commit_all, user_env
 from sqlalchemy_async_template.databases import Databases
 from sqlalchemy_async_template.matrix import Combination
 from sqlalchemy_async_template.project import Project
-import itertools
-import json
-import os
+from sqlalchemy_async_template.questions import choices, url_scheme_of
+from sqlalchemy_async_template.servers import free_port
 from sqlalchemy_async_template.template import snapshot
 from sqlalchemy_async_template.tools import copier_executable
 from sqlalchemy_async_template.verify import install

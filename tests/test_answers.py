@@ -5,10 +5,12 @@ reaches `.copier-answers.yml` or git."""
 from __future__ import annotations
 
 import keyword
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import copier
 import pytest
 import yaml
 from helpers import copier as copier_cli
@@ -58,7 +60,7 @@ BAD_ANSWERS = [
     bad_package("alembic", SHADOWS, "alembic_app"),
     bad_package("asyncio", SHADOWS, "my_asyncio"),
     bad_package("typing", SHADOWS, "typing_app"),
-    bad_package("", ("The package name cannot be empty", "lower-case name"), "blog_service"),
+    bad_package("", ("lower-case package name", "it cannot be empty"), "blog_service"),
     # The package name computed from the project name is validated like a typed one.
     pytest.param(
         BadAnswer(
@@ -70,7 +72,7 @@ BAD_ANSWERS = [
         BadAnswer(
             {"author_email": "jane@"},
             "author_email",
-            ('"jane@" is not an email address',),
+            ("Type an email address", '"jane@" is not one'),
             "jane@example.com",
         ),
         id="author_email='jane@'",
@@ -79,7 +81,7 @@ BAD_ANSWERS = [
         BadAnswer(
             {"author_email": "not-an-email"},
             "author_email",
-            ('"not-an-email" is not an email address',),
+            ("Type an email address", '"not-an-email" is not one'),
             "jane@example.com",
         ),
         id="author_email='not-an-email'",
@@ -88,7 +90,7 @@ BAD_ANSWERS = [
         BadAnswer(
             {"project_name": ""},
             "project_name",
-            ("The project name cannot be empty",),
+            ("the project name cannot be empty",),
             "Blog Service",
         ),
         id="project_name=''",
@@ -97,7 +99,7 @@ BAD_ANSWERS = [
         BadAnswer(
             {"project_name": "   "},
             "project_name",
-            ("The project name cannot be empty",),
+            ("the project name cannot be empty",),
             "Blog Service",
         ),
         id="project_name='   '",
@@ -238,3 +240,79 @@ def is_ignored(project: Path, name: str, env: dict[str, str]) -> bool:
     check = run(["git", "check-ignore", "-q", name], cwd=project, env=env, check=False)
     assert check.returncode in {0, 1}, check.stderr
     return check.returncode == 0
+
+
+# Every message of every validator in copier.yml, with the fix it must open with: a prompt 80
+# columns wide shows about 70 characters of it on one line.
+FIX_WITHIN = 70
+IMPERATIVES = ("Type ", "Try ", "Use ", "Keep ")
+VALIDATOR_MESSAGES = [
+    ({"project_name": ""}, '"Blog Service"'),
+    ({"project_name": "x" * 61}, "Keep the project name to 60 characters or fewer"),
+    ({"project_name": 'Say "hi"'}, "Type it without double quotes, backslashes or line breaks"),
+    ({"package_name": ""}, '"blog_service"'),
+    ({"package_name": "My-App"}, '"my_app"'),
+    ({"package_name": "___"}, "Use lower-case letters, digits and underscores, starting"),
+    ({"package_name": "class"}, '"class_app"'),
+    ({"package_name": "asyncio"}, '"my_asyncio" or "asyncio_app"'),
+    ({"package_name": "a" * 40}, '"' + "a" * 32 + '"'),
+    ({"description": "x" * 73}, "Keep the description to one line of 72 characters or fewer"),
+    ({"description": "back\\slash"}, "Type it without double quotes, backslashes or line"),
+    ({"author_name": "x" * 101}, "Keep the name to 100 characters or fewer"),
+    ({"author_name": "Line\nbreak"}, "Type it without double quotes, backslashes or line"),
+    ({"author_email": "x" * 300 + "@example.com"}, '"jane@example.com"'),
+]
+
+
+def validator_message(error: BaseException) -> tuple[str, str]:
+    """The question and the validator's own message in Copier's "Validation error for
+    question 'NAME': MESSAGE"."""
+    found = re.fullmatch(r"Validation error for question '(\w+)': (.*)", str(error), re.DOTALL)
+    assert found is not None, error
+    return found.group(1), found.group(2)
+
+
+def assert_fix_first(message: str, fix: str) -> None:
+    assert message.startswith(IMPERATIVES), message
+    assert fix in message[:FIX_WITHIN], f"{fix!r} is not in the first {FIX_WITHIN}: {message!r}"
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(("answers", "fix"), VALIDATOR_MESSAGES, ids=lambda v: repr(v)[:40])
+def test_a_validator_message_opens_with_its_fix(
+    answers: dict[str, str], fix: str, copie: Copie
+) -> None:
+    result = copie.copy(extra_answers={**GOOD, **answers})
+    assert isinstance(result.exception, ValueError), result
+    question_name, message = validator_message(result.exception)
+    assert question_name == next(iter(answers))
+    assert_fix_first(message, fix)
+
+
+def test_the_primary_key_refusal_opens_with_its_fix(copie: Copie) -> None:
+    first = project_of(copie.copy(extra_answers=GOOD))
+    with pytest.raises(ValueError, match="Validation error") as refused:
+        copier.run_copy(
+            locate().location,
+            first.path,
+            data={**GOOD, "primary_key": "uuid"},
+            defaults=True,
+            overwrite=True,
+            vcs_ref="HEAD",
+            quiet=True,
+        )
+    question_name, message = validator_message(refused.value)
+    assert question_name == "primary_key"
+    assert_fix_first(message, 'Keep "integer" (leave out --data primary_key)')
+
+
+def test_every_validator_of_copier_yml_has_its_messages_checked() -> None:
+    validated = {name for name, q in raw_questions().items() if "validator" in q}
+    checked = {name for answers, _ in VALIDATOR_MESSAGES for name in answers} | {"primary_key"}
+    assert validated == checked
+
+
+def raw_questions() -> dict[str, dict[str, Any]]:
+    with locate().copier_yml.open(encoding="utf-8") as file:
+        data: dict[str, Any] = yaml.safe_load(file)
+    return {name: spec for name, spec in data.items() if not name.startswith("_")}

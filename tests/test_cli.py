@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import run, user_env
+from helpers import run, squeeze, user_env
 from typer.testing import CliRunner
 
 from sqlalchemy_async_template import matrix
@@ -204,7 +204,10 @@ def test_verify_command_refuses_a_directory_that_is_not_a_project(
     result = runner.invoke(app, ["verify", str(directory)])
     assert result.exit_code == 2
     message = " ".join(result.output.replace("│", " ").split())  # unwrapped from its box
-    assert "is not a project generated from the template" in message
+    if made:
+        assert "is not a project generated from the template" in message
+    else:
+        assert "elsewhere'doesnotexist" in squeeze(result.output.replace("│", ""))
     assert "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == ([directory] if made else [])
 

@@ -13,15 +13,18 @@ import re
 import sqlite3
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
-from helpers import Render, data_options, git, git_commit_all, user_env
+from helpers import Render, data_options, git, git_commit_all, squeeze, user_env
+from typer.testing import CliRunner
 
+from sqlalchemy_async_template.cli import DISTRIBUTION, app
 from sqlalchemy_async_template.databases import Databases
 from sqlalchemy_async_template.matrix import Combination
 from sqlalchemy_async_template.project import Project
-from sqlalchemy_async_template.questions import choices, url_scheme_of
+from sqlalchemy_async_template.questions import asked, choices, url_scheme_of
 from sqlalchemy_async_template.servers import free_port
 from sqlalchemy_async_template.template import snapshot
 from sqlalchemy_async_template.tools import copier_executable
@@ -492,3 +495,70 @@ def test_copier_update_while_the_sqlite_app_runs(released_template: Path, tmp_pa
 
 
 # ------------------------------------------------------------------ the CLI
+
+cli = CliRunner()
+
+
+def one_line(output: str) -> str:
+    """The single line a refusal prints (a terminal may wrap it: joined again)."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, output
+    return lines[0]
+
+
+def test_the_cli_says_its_version() -> None:
+    result = cli.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"sqla-template {metadata.version(DISTRIBUTION)}"
+
+
+def test_new_help_shows_every_default_of_copier_yml() -> None:
+    result = cli.invoke(app, ["new", "--help"], env={"COLUMNS": "300"}, terminal_width=300)
+    assert result.exit_code == 0, result.output
+    help_text = " ".join(result.output.replace("│", " ").split())
+    for q in asked():
+        flag = q.name.replace("_", "-")
+        if q.type == "bool":
+            shown = f"--{flag}" if q.default else f"--no-{flag}"
+        elif "{{" in str(q.default):
+            continue  # computed from other answers, checked below
+        else:
+            shown = str(q.default) or "empty"
+        assert f"[default: {shown}]" in help_text, q.name
+    assert "[default: the destination directory's name]" in help_text
+    assert "[default: derived from project_name]" in help_text
+
+
+def test_new_into_a_directory_that_is_not_empty_is_one_line(tmp_path: Path) -> None:
+    destination = tmp_path / "project"
+    destination.mkdir()
+    (destination / "notes.txt").write_text("mine\n", encoding="utf-8")
+    result = cli.invoke(app, ["new", str(destination)])
+    assert result.exit_code == 2
+    line = one_line(result.output)
+    assert "is not empty" in line
+    assert "--overwrite" not in result.output
+    assert "Traceback" not in result.output
+    assert [path.name for path in destination.iterdir()] == ["notes.txt"]
+
+
+def test_a_destination_that_cannot_name_a_package_hints_at_package_name(tmp_path: Path) -> None:
+    destination = tmp_path / "class"
+    result = cli.invoke(app, ["new", str(destination)], terminal_width=300)
+    assert result.exit_code == 2
+    line = one_line(result.output)
+    assert '"class" is a Python keyword' in line
+    assert "--package-name" in line
+    assert not destination.exists() or not any(destination.iterdir())
+
+    result = cli.invoke(app, ["new", str(destination), "--package-name", "class_app"])
+    assert result.exit_code == 0, result.output
+    assert Project(destination).package == "class_app"
+
+
+def test_verify_on_a_missing_path_says_it_does_not_exist(tmp_path: Path) -> None:
+    result = cli.invoke(app, ["verify", str(tmp_path / "nowhere")], terminal_width=300)
+    assert result.exit_code == 2
+    # Unwrapped from its box, which may break the path anywhere.
+    assert "nowhere'doesnotexist" in squeeze(result.output.replace("│", ""))
+    assert "Traceback" not in result.output

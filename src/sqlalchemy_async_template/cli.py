@@ -7,12 +7,14 @@ import json
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from . import bench, docs
@@ -34,6 +36,7 @@ app = typer.Typer(
 )
 console = Console()
 PERFORMANCE_SECTION = "bench"
+DISTRIBUTION = "sqlalchemy-async-template"
 HTTP_PERFORMANCE_SECTION = "bench-http"
 
 
@@ -56,13 +59,37 @@ def failing_clearly() -> Iterator[None]:
         raise typer.Exit(1) from error
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"sqla-template {metadata.version(DISTRIBUTION)}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    # Options of `sqla-template` itself; its help is the app's.
+    pass
+
+
 # --- new ------------------------------------------------------------------------------------
 
 
 def _answer_option(q: Question) -> inspect.Parameter:
     """A typed option for one question of copier.yml, None (Copier's default) when not given."""
     flag = q.name.replace("_", "-")
-    help_text = f"{q.help} [default: {docs.default_text(q)}]"
+    shown = docs.default_text(q).replace("`", "")
+    if q.type == "bool":
+        shown = f"--{flag}" if q.default else f"--no-{flag}"
+    # The option's own default is None ("not given"): help shows copier.yml's instead, in the
+    # form Typer gives every other default (escaped, or Rich would read it as markup).
+    help_text = f"{q.help} {escape(f'[default: {shown}]')}"
     option: Any
     if q.type == "bool":
         option = typer.Option(f"--{flag}/--no-{flag}", help=help_text, show_default=False)
@@ -83,19 +110,34 @@ def _answer_option(q: Question) -> inspect.Parameter:
 
 def _new(destination: Path, **answers: Any) -> None:
     given = {name: value for name, value in answers.items() if value is not None}
+    if destination.is_dir() and any(destination.iterdir()):
+        _refuse(f"{destination} is not empty: give `new` a directory that is new or empty.")
+    if destination.exists() and not destination.is_dir():
+        _refuse(f"{destination} is a file: give `new` a directory that is new or empty.")
     source = locate()
     try:
         with failing_clearly():
             Project.render(destination, given, source=source, quiet=False)
     except ValueError as error:  # an answer refused by a copier.yml validator
-        console.print(str(error), style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(2) from error
+        message = " ".join(str(error).split())
+        if "question 'package_name'" in message and "package_name" not in given:
+            message += (
+                " (The package name comes from the directory's name: choose another with "
+                "--package-name.)"
+            )
+        _refuse(message)
     if source.revision is None:
         console.print(
             "Rendered from the copy of the template bundled with sqla-template. "
             "`copier update` needs a git source: install sqla-template from a checkout or "
             "a git URL to keep projects updatable."
         )
+
+
+def _refuse(message: str) -> NoReturn:
+    """A refused input: one line, exit status 2, nothing written."""
+    console.print(message, style="red", markup=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def _new_command() -> Callable[..., None]:
@@ -201,7 +243,10 @@ def ci_matrix_command() -> None:
 
 @app.command("verify")
 def verify_command(
-    project_dir: Annotated[Path, typer.Argument(help="A project generated from the template.")],
+    project_dir: Annotated[
+        Path,
+        typer.Argument(help="A project generated from the template.", exists=True, file_okay=False),
+    ],
     database_url: Annotated[
         str | None,
         typer.Option(

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Callable, Sequence
@@ -13,7 +12,7 @@ from typing import Any
 from pytest_copie.plugin import Copie, Result
 
 from sqlalchemy_async_template.matrix import Combination
-from sqlalchemy_async_template.project import Project
+from sqlalchemy_async_template.project import Project, inherited_environment
 from sqlalchemy_async_template.runner import PROJECT_NAME
 from sqlalchemy_async_template.template import empty_copier_settings
 from sqlalchemy_async_template.tools import copier_executable
@@ -48,12 +47,8 @@ def user_env(home: Path) -> dict[str, str]:
     """The environment of a user with no Copier settings and no git configuration of their own:
     the developer's ~/.config/copier/settings.yml and ~/.gitconfig must not leak into a test."""
     home.mkdir(parents=True, exist_ok=True)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        # The tests' own virtual environment is not the generated project's.
-        if key not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH"}
-    }
+    # The tests' own virtual environment and database settings are not the user's.
+    env = inherited_environment()
     env.update(
         empty_copier_settings(home),
         GIT_CONFIG_GLOBAL=str(home / "gitconfig"),

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from sqlalchemy_async_template.databases import Databases
+from sqlalchemy_async_template.questions import dialect_of, url_scheme_of
 from sqlalchemy_async_template.servers import (
     DatabaseServer,
     ManagedServer,
@@ -214,6 +216,42 @@ def test_server_stops_when_body_raises(start_server: ServerFactory, workdir: Pat
         crash_inside_server()
     [(pids, port)] = seen
     assert_server_gone(pids, port, workdir)
+
+
+@pytest.mark.parametrize("driver", ["asyncpg", "asyncmy"])
+def test_a_database_is_dropped_when_its_block_ends(driver: str, databases: Databases) -> None:
+    """The janitor: a database for the block, gone afterwards, also when the block fails and
+    a client is still connected to it."""
+    server = databases.server(dialect_of(driver)).server
+    listing = (
+        "SELECT datname FROM pg_database" if server.dialect == "postgresql" else ("SHOW DATABASES")
+    )
+    maintenance = "postgres" if server.dialect == "postgresql" else "mysql"
+
+    def names() -> set[str]:
+        return set(run_sql(server, maintenance, listing).splitlines())
+
+    clients: list[subprocess.Popen[bytes]] = []
+
+    def use_and_fail(url: str | None) -> None:
+        assert url is not None
+        assert url.startswith(url_scheme_of(driver))
+        assert "janitor_test" in names()
+        run_sql(server, "janitor_test", "CREATE TABLE kept (id INT)")
+        clients.append(start_sleeping_client(server, "janitor_test"))  # still connected
+        raise RuntimeError("the body fails")
+
+    try:
+        with pytest.raises(RuntimeError), databases.database(driver, "janitor-test") as url:
+            use_and_fail(url)
+        assert "janitor_test" not in names()
+    finally:
+        for client in clients:
+            client.kill()
+            client.wait()
+
+    with databases.database("aiosqlite", "janitor-test") as none:
+        assert none is None
 
 
 def test_mariadb_replica_follows_the_primary_and_refuses_writes(workdir: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import sqlite3
 import subprocess
@@ -23,7 +22,7 @@ from typer.testing import CliRunner
 from sqlalchemy_async_template.cli import DISTRIBUTION, app
 from sqlalchemy_async_template.databases import Databases
 from sqlalchemy_async_template.matrix import Combination
-from sqlalchemy_async_template.project import Project
+from sqlalchemy_async_template.project import Project, inherited_environment
 from sqlalchemy_async_template.questions import asked, choices, url_scheme_of
 from sqlalchemy_async_template.servers import free_port
 from sqlalchemy_async_template.template import snapshot
@@ -37,14 +36,9 @@ def sqla_template(
     *arguments: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`sqla-template ARGUMENTS...` as a user types it, outside any project's settings."""
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("DATABASE_") and name != "TEST_DATABASE_URL"
-    }
     return subprocess.run(
         [SQLA_TEMPLATE, *arguments],
-        env=environment | (env or {}),
+        env=inherited_environment() | (env or {}),
         capture_output=True,
         text=True,
         timeout=1200,

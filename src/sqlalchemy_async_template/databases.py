@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import threading
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -48,6 +49,17 @@ class Databases:
         database = re.sub(r"\W", "_", name)
         server.create_database(database)
         return server.url(url_scheme_of(driver), database)
+
+    @contextmanager
+    def database(self, driver: str, name: str) -> Iterator[str | None]:
+        """`url_for(driver, name)` for the duration of the block, the database dropped on exit,
+        also when the body fails; None for SQLite."""
+        url = self.url_for(driver, name)
+        try:
+            yield url
+        finally:
+            if url is not None:
+                self.server(dialect_of(driver)).server.drop_database(re.sub(r"\W", "_", name))
 
     def attach(self, project: Project, name: str) -> Project:
         """`project` with a new database of its own, called `name`."""

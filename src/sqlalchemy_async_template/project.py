@@ -29,8 +29,22 @@ COMMAND_TIMEOUT_SECONDS = 900
 INSIDE = PACKAGE_DIR / "inside"
 ANSWERS_FILE = ".copier-answers.yml"
 
-# Settings of the process running us that must not leak into a project's commands.
-_NOT_INHERITED = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "PYTHONHOME"}
+# The one list of what a project's commands (and the `copier` and `sqla-template` commands the
+# tests run as a user would) must not inherit from the process running us: its virtual
+# environment, and its database settings (a project's come from its .env or `database_url`).
+NOT_INHERITED = frozenset(
+    {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "PYTHONHOME", "TEST_DATABASE_URL"}
+)
+NOT_INHERITED_PREFIX = "DATABASE_"
+
+
+def inherited_environment() -> dict[str, str]:
+    """This process's environment without what NOT_INHERITED names."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name not in NOT_INHERITED and not name.startswith(NOT_INHERITED_PREFIX)
+    }
 
 
 @dataclass(frozen=True)
@@ -94,13 +108,7 @@ class Project:
     def environment(self, settings: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment of the project's commands: this process's, without its virtual
         environment or database settings, plus the project's database and `settings`."""
-        environment = {
-            name: value
-            for name, value in os.environ.items()
-            if name not in _NOT_INHERITED
-            and not name.startswith("DATABASE_")
-            and name != "TEST_DATABASE_URL"
-        }
+        environment = inherited_environment()
         if self.database_url is not None:
             environment["DATABASE_URL"] = self.database_url
             environment["TEST_DATABASE_URL"] = self.database_url

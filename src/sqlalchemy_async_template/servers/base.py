@@ -52,6 +52,21 @@ class DatabaseServer(ABC):
         """Create an empty database called ``name``, dropping any existing one first."""
 
     @abstractmethod
+    def drop_database(self, name: str) -> None:
+        """Drop the database called ``name`` if it exists, with any connections to it."""
+
+    @contextmanager
+    def database(self, scheme: str, name: str) -> Iterator[str]:
+        """A new, empty database ``name`` for the duration of the block, as a URL with
+        ``scheme``; dropped on exit, also when the body fails (as pytest-postgresql's janitor
+        does)."""
+        self.create_database(name)
+        try:
+            yield self.url(scheme, name)
+        finally:
+            self.drop_database(name)
+
+    @abstractmethod
     def terminate_connections(self, database: str) -> int:
         """Kill every other client connection to ``database``; return how many were killed."""
 

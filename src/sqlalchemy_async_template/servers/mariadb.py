@@ -83,6 +83,10 @@ class MariaDBServer(DatabaseServer):
             f"CREATE DATABASE {identifier} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
         )
 
+    def drop_database(self, name: str) -> None:
+        self.terminate_connections(name)
+        _query(self, f"DROP DATABASE IF EXISTS {_identifier(name)}")
+
     def terminate_connections(self, database: str) -> int:
         return int(_query(self, _terminate_sql(database)).strip() or 0)
 

@@ -54,6 +54,9 @@ class PostgreSQLServer(DatabaseServer):
             f"CREATE DATABASE {identifier}",
         )
 
+    def drop_database(self, name: str) -> None:
+        self._execute(f"DROP DATABASE IF EXISTS {_identifier(name)} WITH (FORCE)")
+
     def terminate_connections(self, database: str) -> int:
         # The timeout makes pg_terminate_backend wait until each backend has really exited.
         killed = self._execute(

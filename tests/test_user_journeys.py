@@ -191,6 +191,49 @@ def configured_url(project: Project) -> str:
     raise AssertionError("no DATABASE_URL in .env")
 
 
+# As the server's administrator: a user who owns one database and may create no other.
+LIMITED_USER = """
+import asyncio, sys
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+async def main(url: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.execute(text("DROP DATABASE IF EXISTS limited_db"))
+        await connection.execute(text("DROP ROLE IF EXISTS limited"))
+        await connection.execute(text("CREATE ROLE limited LOGIN NOCREATEDB PASSWORD 'pw'"))
+        await connection.execute(text("CREATE DATABASE limited_db OWNER limited"))
+    await engine.dispose()
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_verify_without_the_right_to_create_a_database_refuses_naming_database_url(
+    render: Render, databases: Databases
+) -> None:
+    project = render(Combination("asyncpg", "annotated", "uow"))
+    admin_url = databases.url_for("asyncpg", "journey_admin")
+    assert admin_url is not None
+    completed = project.run(["uv", "sync", "--quiet"])
+    assert completed.returncode == 0, completed.stderr
+    completed = project.run(["python", "-c", LIMITED_USER, admin_url])
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    address = admin_url.split("@", 1)[1].split("/", 1)[0]
+    configure_database(project, f"postgresql+asyncpg://limited:pw@{address}/limited_db")
+
+    refused = sqla_template("verify", str(project.path))
+    output = refused.stdout + refused.stderr
+    assert refused.returncode == 1, output
+    (line,) = [line for line in output.splitlines() if "Cannot create a database" in line]
+    assert "limited_db_verify_" in line
+    assert "permission denied" in line
+    assert "--database-url" in line
+    assert "Traceback" not in output
+    assert not re.search(r"(ruff|alembic|pytest)\s+(passed|failed)", output), output
+
+
 def test_verify_against_a_server_that_does_not_answer_says_how_to_start_it(
     render: Render,
 ) -> None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 from uuid import UUID
 
+from .column_types import MAX_INTEGER
+
 ItemT = TypeVar("ItemT")
 
 # One value of a sort key, as a cursor holds it.
@@ -30,8 +32,7 @@ KeyValue = int | str | UUID
 CURSOR_VERSION = 1
 MAX_CURSOR_LENGTH = 512
 BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
-# Integer keys are INTEGER columns; no string in a key holds a control character.
-MAX_INTEGER = 2**31 - 1
+# No string in a key holds a control character.
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 

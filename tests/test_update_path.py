@@ -139,6 +139,7 @@ class Bookmark(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
     note: Mapped[str200]
+    created_at: Mapped[created_timestamp]
 '''
 
 

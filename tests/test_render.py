@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import ast
+import io
 import re
 import subprocess
 import sys
+import tokenize
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,7 @@ from sqlalchemy_async_template.matrix import (
     option_combinations,
     skeleton_of,
 )
+from sqlalchemy_async_template.questions import choices, dialect_of
 
 RENDERED = [
     *all_combinations(),
@@ -120,3 +125,141 @@ def test_driver_is_wired_everywhere(rendered: tuple[Combination, Path]) -> None:
             text = path.read_text(encoding="utf-8")
             leaked = [driver for driver in other_drivers if f"+{driver}" in text]
             assert not leaked, f"{path} mentions {leaked}"
+
+
+# Decorators that wrap a function and leave it to be called by name; any other decorator
+# registers it with something that calls it (a route, a fixture, an event, a validator).
+WRAPPING_DECORATORS = {
+    "asynccontextmanager",
+    "cache",
+    "cached_property",
+    "classmethod",
+    "contextmanager",
+    "property",
+    "staticmethod",
+    "wraps",
+}
+
+
+def decorator_name(decorator: ast.expr) -> str:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    if isinstance(target, ast.Attribute):
+        return target.attr
+    return target.id if isinstance(target, ast.Name) else ""
+
+
+def called_by_others(function: ast.FunctionDef | ast.AsyncFunctionDef, path: Path) -> bool:
+    """Whether something other than the project's own code calls `function`: Python (dunder
+    methods), pytest (tests, hooks), Alembic (a revision's upgrade and downgrade), whatever a
+    decorator registers it with, or the library whose class a method overrides."""
+    name = function.name
+    return (
+        (name.startswith("__") and name.endswith("__"))
+        or (path.parts[0] == "tests" and name.startswith(("test_", "pytest_")))
+        or (path.parts[:2] == ("migrations", "versions") and name in {"upgrade", "downgrade"})
+        or any(decorator_name(d) not in WRAPPING_DECORATORS for d in function.decorator_list)
+    )
+
+
+def uncalled_functions(project: Path) -> list[str]:
+    """Functions and methods defined in the project whose name nothing in it uses (the tests
+    count as callers), leaving out those called by others. Names listed in a module's
+    `__all__` are its public surface for the code a user writes next, and count as used."""
+    trees = {
+        source.relative_to(project): ast.parse(source.read_text(encoding="utf-8"))
+        for source in project_files(project)
+        if source.suffix == ".py"
+    }
+    project_classes = {
+        node.name
+        for tree in trees.values()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+    }
+    defined: list[tuple[Path, ast.FunctionDef | ast.AsyncFunctionDef]] = []
+    library_overrides: set[int] = set()
+    used: Counter[str] = Counter()
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                defined.append((path, node))
+            elif isinstance(node, ast.Name):
+                used[node.id] += 1
+            elif isinstance(node, ast.Attribute):
+                used[node.attr] += 1
+            elif isinstance(node, ast.ClassDef) and any(
+                decorator_name(base) not in project_classes for base in node.bases
+            ):
+                # A method of a subclass of a library's class (TypeDecorator's
+                # process_bind_param) is called by the library.
+                library_overrides.update(
+                    id(child)
+                    for child in node.body
+                    if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+                )
+            elif (
+                isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+                and isinstance(node.value, ast.List | ast.Tuple)
+            ):
+                used.update(
+                    e.value
+                    for e in node.value.elts
+                    if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                )
+    return [
+        f"{path}:{function.lineno} {function.name}"
+        for path, function in defined
+        if used[function.name] == 0
+        and id(function) not in library_overrides
+        and not called_by_others(function, path)
+    ]
+
+
+def test_every_function_has_a_caller(rendered: tuple[Combination, Path]) -> None:
+    _, project = rendered
+    assert uncalled_functions(project) == []
+
+
+def unchosen_terms(combination: Combination) -> list[str]:
+    """Names of answers the user did not choose: the other drivers and databases, the other
+    session patterns, the options left off."""
+    answers = combination.answers()
+    drivers = [d for d in choices("database_driver") if d != combination.database_driver]
+    dialects = {dialect_of(d) for d in drivers} - {combination.dialect}
+    patterns = [p for p in choices("session_pattern") if p != combination.session_pattern]
+    pattern_names = {"fastapi": ["FastAPI", "API"], "uow": ["unit_of_work"], "scoped": ["scoped"]}
+    options = {"pgbouncer": ["PgBouncer"], "read_replica": ["replica"]}
+    return [
+        *drivers,
+        *dialects,
+        *(name for pattern in patterns for name in pattern_names.get(pattern, [pattern])),
+        *(name for option, names in options.items() if not answers.get(option) for name in names),
+    ]
+
+
+def comments(source: str) -> Iterator[tuple[int, str]]:
+    """The comments and docstrings of a Python source, with their line numbers."""
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            yield token.start[0], token.string
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            docstring = ast.get_docstring(node, clean=False)
+            if docstring:
+                yield getattr(node, "lineno", 1), docstring
+
+
+def test_no_comment_names_an_answer_not_chosen(rendered: tuple[Combination, Path]) -> None:
+    combination, project = rendered
+    terms = re.compile(
+        "|".join(rf"\b{re.escape(term)}\b" for term in unchosen_terms(combination)), re.IGNORECASE
+    )
+    found = [
+        f"{source.relative_to(project)}:{line}: {found.group()!r} in {' '.join(text.split())}"
+        for source in project_files(project)
+        if source.suffix == ".py"
+        for line, text in comments(source.read_text(encoding="utf-8"))
+        if (found := terms.search(text))
+    ]
+    assert found == []

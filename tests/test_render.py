@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import tokenize
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,100 +124,6 @@ def test_driver_is_wired_everywhere(rendered: tuple[Combination, Path]) -> None:
             text = path.read_text(encoding="utf-8")
             leaked = [driver for driver in other_drivers if f"+{driver}" in text]
             assert not leaked, f"{path} mentions {leaked}"
-
-
-# Decorators that wrap a function and leave it to be called by name; any other decorator
-# registers it with something that calls it (a route, a fixture, an event, a validator).
-WRAPPING_DECORATORS = {
-    "asynccontextmanager",
-    "cache",
-    "cached_property",
-    "classmethod",
-    "contextmanager",
-    "property",
-    "staticmethod",
-    "wraps",
-}
-
-
-def decorator_name(decorator: ast.expr) -> str:
-    target = decorator.func if isinstance(decorator, ast.Call) else decorator
-    if isinstance(target, ast.Attribute):
-        return target.attr
-    return target.id if isinstance(target, ast.Name) else ""
-
-
-def called_by_others(function: ast.FunctionDef | ast.AsyncFunctionDef, path: Path) -> bool:
-    """Whether something other than the project's own code calls `function`: Python (dunder
-    methods), pytest (tests, hooks), Alembic (a revision's upgrade and downgrade), whatever a
-    decorator registers it with, or the library whose class a method overrides."""
-    name = function.name
-    return (
-        (name.startswith("__") and name.endswith("__"))
-        or (path.parts[0] == "tests" and name.startswith(("test_", "pytest_")))
-        or (path.parts[:2] == ("migrations", "versions") and name in {"upgrade", "downgrade"})
-        or any(decorator_name(d) not in WRAPPING_DECORATORS for d in function.decorator_list)
-    )
-
-
-def uncalled_functions(project: Path) -> list[str]:
-    """Functions and methods defined in the project whose name nothing in it uses (the tests
-    count as callers), leaving out those called by others. Names listed in a module's
-    `__all__` are its public surface for the code a user writes next, and count as used."""
-    trees = {
-        source.relative_to(project): ast.parse(source.read_text(encoding="utf-8"))
-        for source in project_files(project)
-        if source.suffix == ".py"
-    }
-    project_classes = {
-        node.name
-        for tree in trees.values()
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ClassDef)
-    }
-    defined: list[tuple[Path, ast.FunctionDef | ast.AsyncFunctionDef]] = []
-    library_overrides: set[int] = set()
-    used: Counter[str] = Counter()
-    for path, tree in trees.items():
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                defined.append((path, node))
-            elif isinstance(node, ast.Name):
-                used[node.id] += 1
-            elif isinstance(node, ast.Attribute):
-                used[node.attr] += 1
-            elif isinstance(node, ast.ClassDef) and any(
-                decorator_name(base) not in project_classes for base in node.bases
-            ):
-                # A method of a subclass of a library's class (TypeDecorator's
-                # process_bind_param) is called by the library.
-                library_overrides.update(
-                    id(child)
-                    for child in node.body
-                    if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
-                )
-            elif (
-                isinstance(node, ast.Assign)
-                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
-                and isinstance(node.value, ast.List | ast.Tuple)
-            ):
-                used.update(
-                    e.value
-                    for e in node.value.elts
-                    if isinstance(e, ast.Constant) and isinstance(e.value, str)
-                )
-    return [
-        f"{path}:{function.lineno} {function.name}"
-        for path, function in defined
-        if used[function.name] == 0
-        and id(function) not in library_overrides
-        and not called_by_others(function, path)
-    ]
-
-
-def test_every_function_has_a_caller(rendered: tuple[Combination, Path]) -> None:
-    _, project = rendered
-    assert uncalled_functions(project) == []
 
 
 def unchosen_terms(combination: Combination) -> list[str]:

@@ -1,13 +1,9 @@
 """The documentation is true: the README's table of questions is copier.yml's, its links lead
-somewhere, it stays short, and its first command works on a machine without uv."""
+somewhere, and it stays short. (Its commands run in test_user_journeys.py.)"""
 
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
-
-from helpers import run, user_env
 
 from sqlalchemy_async_template.docs import QUESTIONS_SECTION, marked_section, questions_table
 from sqlalchemy_async_template.template import locate
@@ -39,29 +35,3 @@ def test_relative_links_lead_to_files_of_the_repository() -> None:
 def test_contributing_describes_every_test_module() -> None:
     for module in sorted((CHECKOUT / "tests").glob("test_*.py")):
         assert f"`{module.name}`" in CONTRIBUTING, f"CONTRIBUTING.md does not list {module.name}"
-
-
-def first_command(markdown: str) -> str:
-    found = re.search(r"```sh\n(.*?)\n```", markdown, re.DOTALL)
-    assert found is not None
-    return found.group(1)
-
-
-def test_the_readme_first_command_works_with_python_and_no_uv(tmp_path: Path) -> None:
-    """Creates a project from a copy of this checkout and runs its tests, with nothing on
-    PATH but the system's programs and a Python 3 (the README's /tmp is this test's)."""
-    command = first_command(README).replace("/tmp/", f"{tmp_path}/")
-    path = SYSTEM_PATH
-    assert shutil.which("python3", path=path) is not None
-    assert shutil.which("uv", path=path) is None, f"uv is on {path}: the test would prove nothing"
-    checkout = shutil.copytree(
-        CHECKOUT, tmp_path / "checkout", ignore=shutil.ignore_patterns(".venv", "*cache*")
-    )
-    result = run(
-        ["bash", "-c", command],
-        cwd=checkout,
-        env=user_env(tmp_path / "home") | {"PATH": path},
-        timeout=900,
-    )
-    assert re.search(r"\d+ passed", result.stdout), result.stdout
-    assert (tmp_path / "myapp" / ".venv").is_dir()

@@ -28,6 +28,17 @@ RENDERED = [
     *(skeleton_of(c) for c in all_combinations()[:6:3]),
 ]
 JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+# The longest answers copier.yml accepts: the lines of the generated Markdown that hold them
+# are their longest.
+LONGEST_NAMES = {
+    "project_name": "Northern Lights Observatory Telemetry and Archive Platform X",
+    "package_name": "northern_lights_telemetry_archiv",
+    "description": "Telemetry, archives and observation schedules of the northern lights, v2",
+}
+MAX_MARKDOWN_LINE = 100
+FENCED_CODE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
+# "The template" is where the project came from: only the section on updating talks of it.
+TEMPLATE_WORD = re.compile(r"\btemplate(s|'s)?\b", re.IGNORECASE)
 FASTAPI_ONLY = ("api/app.py", "api/deps.py", "tests/test_api.py")
 
 
@@ -168,3 +179,43 @@ def test_no_comment_names_an_answer_not_chosen(rendered: tuple[Combination, Path
         if (found := terms.search(text))
     ]
     assert found == []
+
+
+def markdown_problems(project: Path) -> list[str]:
+    """What makes the project's Markdown read badly: lines over 100 characters, two blank
+    lines in a row (outside code, which follows its own language's rules), and "the template"
+    outside the README's section on updating."""
+    problems = []
+    for path in (p for p in project_files(project) if p.suffix == ".md"):
+        name = path.relative_to(project).as_posix()
+        text = path.read_text(encoding="utf-8")
+        if "\n\n\n" in FENCED_CODE.sub("```", text):
+            problems.append(f"{name}: two blank lines in a row")
+        for number, line in enumerate(text.splitlines(), start=1):
+            # An indented code line (a URL, a command) cannot wrap.
+            if len(line) > MAX_MARKDOWN_LINE and not line.startswith("    "):
+                problems.append(f"{name}:{number}: {len(line)} characters: {line}")
+        before_updating = text.split("\n## Updating", 1)[0]
+        problems += [
+            f"{name}: mentions the template outside the section on updating: {line}"
+            for line in before_updating.splitlines()
+            if TEMPLATE_WORD.search(line)
+        ]
+    return problems
+
+
+def test_markdown_reads_cleanly(rendered: tuple[Combination, Path]) -> None:
+    _, project = rendered
+    assert (project / "README.md").exists()
+    assert markdown_problems(project) == []
+
+
+@pytest.mark.parametrize(
+    "combination", [*all_combinations(), *option_combinations()], ids=lambda c: c.slug
+)
+def test_markdown_reads_cleanly_with_the_longest_names(
+    combination: Combination, render: Render
+) -> None:
+    project = render(combination, **LONGEST_NAMES).path
+    assert LONGEST_NAMES["package_name"] in (project / "README.md").read_text(encoding="utf-8")
+    assert markdown_problems(project) == []

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
 from importlib import metadata
 from pathlib import Path
 
 import pytest
-from helpers import Render, data_options, git, git_commit_all, squeeze, user_env
+from helpers import Render, data_options, git, git_commit_all, run, squeeze, user_env
 from typer.testing import CliRunner
 
 from sqlalchemy_async_template.cli import DISTRIBUTION, app
@@ -25,8 +30,8 @@ from sqlalchemy_async_template.matrix import Combination
 from sqlalchemy_async_template.project import Project, inherited_environment
 from sqlalchemy_async_template.questions import asked, choices, url_scheme_of
 from sqlalchemy_async_template.servers import free_port
-from sqlalchemy_async_template.template import snapshot
-from sqlalchemy_async_template.tools import copier_executable
+from sqlalchemy_async_template.template import locate, snapshot
+from sqlalchemy_async_template.tools import copier_executable, uv_executable
 from sqlalchemy_async_template.verify import install
 
 SQLA_TEMPLATE = str(Path(sys.executable).parent / "sqla-template")
@@ -529,6 +534,155 @@ def test_copier_update_while_the_sqlite_app_runs(released_template: Path, tmp_pa
 
 
 # ------------------------------------------------------------------ the READMEs' commands
+
+CHECKOUT = locate().files
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+SHELL_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
+DEFAULT = Combination("aiosqlite", "annotated", "uow")
+FASTAPI = Combination("aiosqlite", "annotated", "fastapi")
+
+
+def shell_blocks(markdown: str) -> dict[str, list[str]]:
+    """The `sh` code blocks of a README, under the title of the section that holds each."""
+    blocks: dict[str, list[str]] = {}
+    section = ""
+    for part in re.split(r"^(#{2,3} .*)$", markdown, flags=re.MULTILINE):
+        if re.match(r"#{2,3} ", part):
+            section = part.lstrip("#").strip()
+            continue
+        for block in SHELL_BLOCK.findall(part):
+            blocks.setdefault(section, []).append(block)
+    return blocks
+
+
+def bash(
+    script: str, *, cwd: Path, env: dict[str, str], timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run `script` as a user pastes it into a shell, stopping at the first failure."""
+    return run(["bash", "-e", "-c", script], cwd=cwd, env=env, timeout=timeout)
+
+
+def readme_of(project: Path) -> dict[str, list[str]]:
+    return shell_blocks((project / "README.md").read_text(encoding="utf-8"))
+
+
+def project_env(home: Path, path: str) -> dict[str, str]:
+    """A user's environment, with `path` as PATH and no database settings of the tests'."""
+    env = user_env(home) | {"PATH": path}
+    return {k: v for k, v in env.items() if not k.startswith(("DATABASE_", "TEST_DATABASE"))}
+
+
+def test_every_shell_block_of_the_generated_readme_is_walked(render: Render) -> None:
+    """The sections whose commands the tests below run are all the README has."""
+    for combination in (DEFAULT, FASTAPI):
+        sections = set(readme_of(render(combination).path))
+        assert sections == {
+            "Quick start", "Migrations", "Tests", "Updating from the template",
+            *(["Running in production"] if combination is FASTAPI else []),
+        }, sections  # fmt: skip
+
+
+def test_the_template_readme_then_the_next_steps_then_the_generated_readme(
+    tmp_path: Path,
+) -> None:
+    """With nothing on PATH but the system's programs and a Python 3: the template README's
+    first command, then the next steps `sqla-template new` prints, then the generated
+    README's quick start, migrations and tests, each block as printed (the README's /tmp
+    is this test's)."""
+    assert shutil.which("uv", path=SYSTEM_PATH) is None, "uv on PATH would prove nothing"
+    checkout = shutil.copytree(
+        CHECKOUT, tmp_path / "checkout", ignore=shutil.ignore_patterns(".venv", "*cache*")
+    )
+    first = shell_blocks((CHECKOUT / "README.md").read_text(encoding="utf-8"))
+    command = first["Create a project and run its tests"][0].replace("/tmp/", f"{tmp_path}/")
+    env = project_env(tmp_path / "home", SYSTEM_PATH)
+    created = bash(command + '\nprintf "%s" "$PATH" > shell-path', cwd=checkout, env=env)
+    env["PATH"] = (checkout / "shell-path").read_text(encoding="utf-8")
+    printed = created.stdout + created.stderr
+    steps = printed.split("Next steps:\n", 1)[1].split("\n\n", 1)[0]
+    assert "uv sync" in steps, printed
+    done = bash(steps, cwd=checkout, env=env)
+    assert re.search(r"\d+ passed", done.stdout), done.stdout
+    assert "Stored post" in done.stdout, "python -m <package> ran its unit of work"
+
+    project = tmp_path / "myapp"
+    blocks = readme_of(project)
+    for section in ("Quick start", "Migrations", "Tests"):
+        walked = bash(blocks[section][0], cwd=project, env=env)
+        assert walked.returncode == 0
+    assert (project / ".git/hooks/pre-commit").is_file(), "pre-commit install ran"
+    assert list((project / "migrations/versions").glob("*_add_a_column.py"))
+
+
+def test_the_generated_readme_without_uv(render: Render, tmp_path: Path) -> None:
+    """The quick start's pip alternative, with the pip of a stock Python 3.11 venv."""
+    project = render(DEFAULT).path
+    env = project_env(tmp_path / "home", SYSTEM_PATH)
+    env.pop("PIP_DISABLE_PIP_VERSION_CHECK", None)
+    without_uv = readme_of(project)["Quick start"][1]
+    assert without_uv.startswith("python3 -m venv .venv")
+    walked = bash(without_uv, cwd=project, env=env)
+    assert re.search(r"\d+ passed", walked.stdout), walked.stdout
+    pip = run([".venv/bin/pip", "--version"], cwd=project, env=env).stdout
+    assert int(pip.split()[1].split(".")[0]) >= 25, pip
+
+
+def test_the_production_command_serves_the_api(render: Render, tmp_path: Path) -> None:
+    """The generated README's production command: migrate, then uvicorn with workers (on a
+    free port instead of 8000, which another program of this machine may hold)."""
+    project = render(FASTAPI).path
+    uv_dir = str(Path(uv_executable()).parent)
+    env = project_env(tmp_path / "home", f"{uv_dir}:{SYSTEM_PATH}")
+    migrate, serve = readme_of(project)["Running in production"][0].splitlines()
+    assert "--workers" in serve
+    assert "--reload" not in serve
+    bash(migrate, cwd=project, env=env)
+    port = free_port()
+    server = subprocess.Popen(
+        ["bash", "-c", "exec " + serve.replace("--port 8000", f"--port {port}")],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert server.poll() is None, server.communicate()[0]
+                assert time.monotonic() < deadline, "the API did not answer in 120 s"
+                time.sleep(0.5)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=60)[0]
+    assert server.returncode == 0, output
+    assert output.count("Started server process") >= 2, "one process per worker"
+
+
+def test_the_updating_section_step_by_step(released_template: Path, tmp_path: Path) -> None:
+    """The generated README's update steps, and its merge of two heads, as printed."""
+    project = committed_project(released_template, tmp_path, {})
+    uv_dir = str(Path(uv_executable()).parent)
+    env = project_env(tmp_path / "home", f"{uv_dir}:{os.environ['PATH']}")
+    update, merge = readme_of(project)["Updating from the template"]
+    updated = bash(update, cwd=project, env=env)
+    assert NEW_README_LINE in (project / "README.md").read_text(encoding="utf-8")
+    assert re.search(r"\d+ passed", updated.stdout), updated.stdout
+    # Two revisions of the user's, on the same parent: two heads, which the merge joins.
+    alembic = project / ".venv/bin/alembic"
+    parent = run([str(alembic), "heads"], cwd=project, env=env).stdout.split()[0]
+    for message in ("add a bio", "add an avatar"):
+        run(
+            [str(alembic), "revision", "-m", message, "--head", parent, "--splice"],
+            cwd=project, env=env,
+        )  # fmt: skip
+    assert len(run([str(alembic), "heads"], cwd=project, env=env).stdout.splitlines()) == 2
+    bash(merge, cwd=project, env=env)
+    heads = run([str(alembic), "heads"], cwd=project, env=env).stdout.splitlines()
+    assert len(heads) == 1, heads
+    current = run([str(alembic), "current"], cwd=project, env=env).stdout
+    assert heads[0].split()[0] in current
 
 
 # ------------------------------------------------------------------ the CLI

@@ -328,8 +328,8 @@ def comment_model(first_model: str) -> tuple[str, str]:
     comment = "class Comment(Base):\n" + note_columns.replace('"notes"', '"comments"')
 
     def with_foreign_key_and_text(line: re.Match[str]) -> str:
-        names = {*line.group(1).split(", "), "ForeignKey", "Text"}
-        names = sorted(name for name in names if re.search(rf"\b{name}\b", comment))
+        candidates = {*line.group(1).split(", "), "ForeignKey", "Text"}
+        names = sorted(name for name in candidates if re.search(rf"\b{name}\b", comment))
         return f"from sqlalchemy import {', '.join(names)}"
 
     imports = re.sub(

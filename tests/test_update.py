@@ -451,7 +451,16 @@ def release_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     as it is now committed on top as the newest release."""
     clone = tmp_path_factory.mktemp("history") / "template"
     env = user_env(tmp_path_factory.mktemp("history-home"))
-    git("clone", "--quiet", str(locate().files), str(clone), cwd=clone.parent, env=env)
+    # Without this repository's own tags: the clone's releases are the ones tagged here.
+    git(
+        "clone",
+        "--quiet",
+        "--no-tags",
+        str(locate().files),
+        str(clone),
+        cwd=clone.parent,
+        env=env,
+    )
     for tag, commit in OLDER_RELEASES.items():
         git("tag", tag, commit, cwd=clone, env=env)
     git("rm", "-r", "--quiet", "copier.yml", "template", cwd=clone, env=env)

@@ -15,7 +15,7 @@ from sqlalchemy_async_template.matrix import Combination
 from sqlalchemy_async_template.project import Project, inherited_environment
 from sqlalchemy_async_template.runner import PROJECT_NAME
 from sqlalchemy_async_template.template import empty_copier_settings
-from sqlalchemy_async_template.tools import copier_executable
+from sqlalchemy_async_template.tools import copier_executable, uv_executable
 
 Render = Callable[..., Project]
 CONFLICT_MARKER = re.compile(r"^(<{7}|>{7})( |$)|^={7}$", re.MULTILINE)
@@ -145,3 +145,23 @@ def strip_ansi(text: str) -> str:
 def squeeze(text: str) -> str:
     """`text` without any white space: a terminal may wrap a long line anywhere."""
     return re.sub(r"\s+", "", text)
+
+
+ZIZMOR = "zizmor>=1.32,<2"
+
+
+def zizmor_findings(path: Path, tmp_path: Path) -> str:
+    """What zizmor, GitHub Actions' security linter, reports on `path`, offline; asserts it
+    exited 0 and found nothing."""
+    zizmor = [uv_executable(), "tool", "run", "--quiet", "--from", ZIZMOR, "zizmor"]
+    completed = run(
+        [*zizmor, "--offline", str(path)],
+        cwd=tmp_path,
+        env=user_env(tmp_path / "home"),
+        check=False,
+        timeout=600,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    assert "No findings to report" in output, output
+    return output

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import Render
+from revisions import recorded
 
 from sqlalchemy_async_template.matrix import (
     Combination,
@@ -171,10 +172,12 @@ def test_no_comment_names_an_answer_not_chosen(rendered: tuple[Combination, Path
     terms = re.compile(
         "|".join(rf"\b{re.escape(term)}\b" for term in unchosen_terms(combination)), re.IGNORECASE
     )
+    # A released revision is never rewritten (test_migrations.py), its comments included.
+    released = set(recorded())
     found = [
         f"{source.relative_to(project)}:{line}: {found.group()!r} in {' '.join(text.split())}"
         for source in project_files(project)
-        if source.suffix == ".py"
+        if source.suffix == ".py" and source.name not in released
         for line, text in comments(source.read_text(encoding="utf-8"))
         if (found := terms.search(text))
     ]

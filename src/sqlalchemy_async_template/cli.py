@@ -392,15 +392,13 @@ def bench_command(
             options, Path(workdir), progress=lambda line: console.print(f"[dim]{line}[/dim]")
         )
     console.print(results_table(report))
-    for line in summary_lines(report):
-        console.print(line, markup=False)
-    if json_file is not None:
-        json_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    if markdown_file is not None:
-        with failing_clearly():
-            docs.write_section(markdown_file, PERFORMANCE_SECTION, markdown(report))
-        for name, picture in charts(report).items():
-            (markdown_file.parent / name).write_text(picture, encoding="utf-8")
+    _publish(
+        report,
+        summary_lines(report),
+        json_file,
+        markdown_file,
+        (PERFORMANCE_SECTION, markdown, charts),
+    )
 
 
 def _bench_http(
@@ -418,12 +416,32 @@ def _bench_http(
             progress=lambda line: console.print(f"[dim]{line}[/dim]"),
         )
     console.print(http_table(report))
-    for line in errors_lines(report):
+    _publish(
+        report,
+        errors_lines(report),
+        json_file,
+        markdown_file,
+        (HTTP_PERFORMANCE_SECTION, http_markdown, http_charts),
+    )
+
+
+def _publish(
+    report: dict[str, Any],
+    lines: list[str],
+    json_file: Path | None,
+    markdown_file: Path | None,
+    page: tuple[str, Callable[[dict[str, Any]], str], Callable[[dict[str, Any]], dict[str, str]]],
+) -> None:
+    """Print a report's closing lines; write it as JSON, and into its section of the Markdown
+    page (`page`: the section, the Markdown and the charts drawn from the report) with the
+    charts beside the page, where asked."""
+    for line in lines:
         console.print(line, markup=False)
     if json_file is not None:
         json_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if markdown_file is not None:
+        section, text, pictures = page
         with failing_clearly():
-            docs.write_section(markdown_file, HTTP_PERFORMANCE_SECTION, http_markdown(report))
-        for name, picture in http_charts(report).items():
+            docs.write_section(markdown_file, section, text(report))
+        for name, picture in pictures(report).items():
             (markdown_file.parent / name).write_text(picture, encoding="utf-8")

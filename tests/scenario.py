@@ -12,13 +12,14 @@ import json
 import selectors
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from api_client import call
+from api_client import Response, call
 
 from sqlalchemy_async_template.project import Project
 from sqlalchemy_async_template.questions import choices, dialect_of
@@ -118,6 +119,33 @@ def scenario_process(
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+def stopped_with_requests_in_flight(
+    project: Project, request: Callable[[int], Response], count: int, stop: Callable[[], None]
+) -> list[Response | OSError]:
+    """Send `count` requests (`request(n)`) that all wait on the row lock of the user
+    ada@x.org, `stop` the server while they wait, then release the lock: what each got, a
+    response or the error of a connection the server closed or never accepted."""
+
+    def outcome(number: int) -> Response | OSError:
+        try:
+            return request(number)
+        except OSError as refused:
+            return refused
+
+    with (
+        scenario_process(project, "locks.py", "hold_user", "ada@x.org") as lock,
+        ThreadPoolExecutor(count) as clients,
+    ):
+        assert lock.next_report()["phase"] == "locked"
+        responses = [clients.submit(outcome, number) for number in range(count)]
+        time.sleep(2)
+        stop()
+        time.sleep(1)
+        lock.go_on()
+        assert lock.next_report()["phase"] == "released"
+        return [response.result() for response in responses]
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,12 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from api_client import Response, call
 from helpers import Render
-from scenario import installed, scenario_process
+from scenario import installed, stopped_with_requests_in_flight
 
 from sqlalchemy_async_template.databases import Databases
 from sqlalchemy_async_template.matrix import Combination
@@ -193,29 +192,20 @@ def run_the_image(project: Project, image: str, container_name: str) -> None:
     uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
     assert uids == ["10001"] * 4, status  # real, effective, saved and filesystem uid
 
-    def create_post(number: int) -> Response | OSError:
+    def create_post(number: int) -> Response:
         body = {"author_id": author_id, "title": f"Post {number}", "content": "...", "tags": []}
-        try:
-            return call("POST", f"{base_url}/posts", body, timeout=60)
-        except OSError as refused:
-            return refused
+        return call("POST", f"{base_url}/posts", body, timeout=60)
 
     # Every request waits on the author's row lock: they are all in flight at SIGTERM.
-    with (
-        scenario_process(project, "locks.py", "hold_user", "ada@x.org") as lock,
-        ThreadPoolExecutor(REQUESTS_IN_FLIGHT) as clients,
-    ):
-        assert lock.next_report()["phase"] == "locked"
-        responses = [clients.submit(create_post, n) for n in range(REQUESTS_IN_FLIGHT)]
-        time.sleep(2)
+    signalled: list[float] = []
+
+    def stop() -> None:
         podman("kill", "--signal", "TERM", container_name)
-        signalled = time.monotonic()
-        time.sleep(1)
-        lock.go_on()
-        assert lock.next_report()["phase"] == "released"
-        outcomes = [response.result() for response in responses]
+        signalled.append(time.monotonic())
+
+    outcomes = stopped_with_requests_in_flight(project, create_post, REQUESTS_IN_FLIGHT, stop)
     podman("wait", container_name, timeout=30)
-    stopped_after = time.monotonic() - signalled
+    stopped_after = time.monotonic() - signalled[0]
     assert stopped_after < 10, stopped_after
     statuses = [o.status if isinstance(o, Response) else repr(o) for o in outcomes]
     assert statuses == [201] * REQUESTS_IN_FLIGHT, statuses

@@ -38,11 +38,12 @@ SQLA_TEMPLATE = str(Path(sys.executable).parent / "sqla-template")
 
 
 def sqla_template(
-    *arguments: str, env: dict[str, str] | None = None
+    *arguments: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`sqla-template ARGUMENTS...` as a user types it, outside any project's settings."""
     return subprocess.run(
         [SQLA_TEMPLATE, *arguments],
+        cwd=cwd,
         env=inherited_environment() | (env or {}),
         capture_output=True,
         text=True,
@@ -145,7 +146,13 @@ def test_verify_and_the_projects_tests_leave_the_users_rows_alone(
     assert len(before["posts"]) == 3
     assert len(before["version"]) == 1
 
-    verified = sqla_template("verify", str(project.path), env={"MYPY_CACHE_DIR": str(mypy_cache)})
+    # From the directory that holds the project, naming it as a user does: a relative path.
+    verified = sqla_template(
+        "verify",
+        project.path.name,
+        env={"MYPY_CACHE_DIR": str(mypy_cache)},
+        cwd=project.path.parent,
+    )
     output = verified.stdout + verified.stderr
     assert verified.returncode == 0, output
     assert re.search(r"alembic\s+passed", output), output
@@ -612,6 +619,19 @@ def test_the_template_readme_then_the_next_steps_then_the_generated_readme(
         assert walked.returncode == 0
     assert (project / ".git/hooks/pre-commit").is_file(), "pre-commit install ran"
     assert list((project / "migrations/versions").glob("*_add_a_column.py"))
+
+
+def test_the_next_steps_reach_a_project_named_as_people_read_it(tmp_path: Path) -> None:
+    """`sqla-template new "Acme Orders"`: the printed `cd` takes the user into that directory."""
+    created = sqla_template("new", "Acme Orders", cwd=tmp_path)
+    printed = created.stdout + created.stderr
+    assert created.returncode == 0, printed
+    steps = printed.split("Next steps:\n", 1)[1].split("\n\n", 1)[0]
+    change_directory = steps.splitlines()[0].strip()
+    assert change_directory.startswith("cd "), steps
+    env = project_env(tmp_path / "home", SYSTEM_PATH)
+    walked = bash(f"{change_directory}\npwd", cwd=tmp_path, env=env)
+    assert walked.stdout.strip() == str(tmp_path / "Acme Orders")
 
 
 def test_the_generated_readme_without_uv(render: Render, tmp_path: Path) -> None:

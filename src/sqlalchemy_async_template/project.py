@@ -118,7 +118,8 @@ class Project:
         """`uv` (the one this package ships), or a program of the project's `.venv`."""
         if name == "uv":
             return tools.uv_executable()
-        return str(self.path / ".venv" / "bin" / name)
+        # Absolute: the command runs in the project's directory, whatever `path` is relative to.
+        return str(self.path.absolute() / ".venv" / "bin" / name)
 
     def run(
         self,

@@ -775,6 +775,20 @@ def test_a_destination_that_cannot_name_a_package_hints_at_package_name(tmp_path
     assert Project(destination).package == "class_app"
 
 
+def test_verify_refuses_a_database_url_of_another_driver(render: Render) -> None:
+    project = render(Combination("asyncpg", "annotated", "uow"))
+    url = f"{url_scheme_of('asyncmy')}://app:hunter2@127.0.0.1:3306/orders"
+    result = cli.invoke(
+        app, ["verify", str(project.path), "--database-url", url], terminal_width=300
+    )
+    assert result.exit_code == 2, result.output
+    shown = squeeze(result.output.replace("│", ""))
+    assert squeeze("Pass a postgresql+asyncpg://... URL, for this project's asyncpg") in shown
+    assert squeeze("(not mysql+asyncmy://)") in shown
+    assert "hunter2" not in result.output
+    assert not (project.path / ".venv").exists(), "refused before anything ran"
+
+
 def test_verify_on_a_missing_path_says_it_does_not_exist(tmp_path: Path) -> None:
     result = cli.invoke(app, ["verify", str(tmp_path / "nowhere")], terminal_width=300)
     assert result.exit_code == 2

@@ -23,7 +23,7 @@ from .bench.http_report import errors_lines, http_charts, http_markdown, http_ta
 from .bench.report import charts, markdown, results_table, summary_lines
 from .matrix import Combination, MatrixError, select, suite_slices
 from .project import ANSWERS_FILE, Project
-from .questions import Question, asked, choices
+from .questions import Question, asked, choices, url_scheme_of
 from .runner import run_matrix
 from .servers import ServerError
 from .template import locate
@@ -144,8 +144,9 @@ def _new_command() -> Callable[..., None]:
     """`new`, with one option per question of copier.yml."""
 
     def new(**arguments: Any) -> None:
-        """Create a project, like `copier copy --defaults` with typed options for every
-        question; an answer left out takes copier.yml's default."""
+        """Create a project: `copier copy --defaults`, with an option for every question.
+
+        An answer left out takes copier.yml's default."""
         _new(**arguments)
 
     destination = inspect.Parameter(
@@ -235,8 +236,10 @@ def matrix_command(
 
 @app.command("ci-matrix")
 def ci_matrix_command() -> None:
-    """Print the matrix of the template's own CI as one line of JSON: a slice of the test
-    suite per database driver of copier.yml (pytest `-k` keywords), and one for the rest."""
+    """Print the matrix of the template's own CI, as one line of JSON.
+
+    A slice of the test suite per database driver of copier.yml (pytest `-k` keywords), and
+    one for the rest."""
     include = [{"slice": part.name, "keywords": part.keywords} for part in suite_slices()]
     print(json.dumps({"include": include}))
 
@@ -267,12 +270,22 @@ def verify_command(
             param_hint="PROJECT_DIR",
         )
 
+    project = Project(project_dir, database_url)
+    scheme = url_scheme_of(project.driver)
+    if database_url is not None and not database_url.startswith(f"{scheme}://"):
+        given, separator, _ = database_url.partition("://")
+        raise typer.BadParameter(
+            f"Pass a {scheme}://... URL, for this project's {project.driver} "
+            + (f"(not {given}://)" if separator else "(this is no URL)"),
+            param_hint="'--database-url'",
+        )
+
     def show(step: StepResult) -> None:
         mark = "[green]passed[/green]" if step.passed else "[red]failed[/red]"
         console.print(f"{step.name:<8} {mark} in {step.seconds:.1f}s")
 
     with failing_clearly():
-        verification = verify(Project(project_dir, database_url), on_step=show, only_empty=True)
+        verification = verify(project, on_step=show, only_empty=True)
     if not verification.passed:
         console.print(verification.failure_report(), markup=False)
         raise typer.Exit(1)
@@ -368,8 +381,10 @@ def bench_command(
         int, typer.Option(min=1, help="With --http: connections wrk keeps open.")
     ] = HTTP_DEFAULTS.connections,
 ) -> None:
-    """Measure the generated data layer against the raw driver, and rendering against Copier's
-    floor, side by side; print a table and optionally write JSON and Markdown."""
+    """Measure the generated data layer against the raw driver, side by side.
+
+    Rendering is measured against Copier's floor too. Prints a table, and optionally writes
+    JSON and Markdown."""
     section = HTTP_PERFORMANCE_SECTION if http else PERFORMANCE_SECTION
     if markdown_file is not None and markdown_file.exists():
         with failing_clearly():  # before measuring: the figures need a place to go

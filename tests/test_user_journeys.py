@@ -363,8 +363,8 @@ def autogenerate_and_check(project: Project, model: Path, *extra_checks: tuple[s
     assert 'op.drop_table("comments")' in text, text
     # Spelled as the database stores it: a revision never imports the application.
     assert f"{project.package}." not in text, text
-    for command in MIGRATION_CHECKS:
-        quiet_migration(project, *command)
+    for migration in MIGRATION_CHECKS:
+        quiet_migration(project, *migration)
     for command in (*extra_checks, *CODE_CHECKS):
         uv_run(project, *command)
     return revision

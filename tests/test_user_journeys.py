@@ -629,17 +629,26 @@ def test_the_template_readme_then_the_next_steps_then_the_generated_readme(
     assert list((project / "migrations/versions").glob("*_add_a_column.py"))
 
 
-def test_the_next_steps_reach_a_project_named_as_people_read_it(tmp_path: Path) -> None:
-    """`sqla-template new "Acme Orders"`: the printed `cd` takes the user into that directory."""
-    created = sqla_template("new", "Acme Orders", cwd=tmp_path)
+@pytest.mark.parametrize("pattern", choices("session_pattern"))
+def test_the_next_steps_reach_a_project_named_as_people_read_it(
+    pattern: str, tmp_path: Path
+) -> None:
+    """`sqla-template new "Acme Orders"`: the printed `cd` takes the user into that directory,
+    and the steps end as the README's quick start does (before its pre-commit line)."""
+    created = sqla_template("new", "Acme Orders", "--session-pattern", pattern, cwd=tmp_path)
     printed = created.stdout + created.stderr
     assert created.returncode == 0, printed
-    steps = printed.split("Next steps:\n", 1)[1].split("\n\n", 1)[0]
-    change_directory = steps.splitlines()[0].strip()
+    steps = printed.split("Next steps:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    change_directory = steps[0].strip()
     assert change_directory.startswith("cd "), steps
     env = project_env(tmp_path / "home", SYSTEM_PATH)
     walked = bash(f"{change_directory}\npwd", cwd=tmp_path, env=env)
     assert walked.stdout.strip() == str(tmp_path / "Acme Orders")
+
+    quick_start = readme_of(tmp_path / "Acme Orders")["Quick start"][0].splitlines()
+    commands = [line.split("  #", 1)[0].strip() for line in quick_start]
+    assert commands[-1].startswith("git init"), commands
+    assert steps[-1].strip() == commands[-2], (steps, commands)
 
 
 def test_the_generated_readme_without_uv(render: Render, tmp_path: Path) -> None:

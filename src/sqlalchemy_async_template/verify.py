@@ -183,7 +183,7 @@ def require_empty(project: Project) -> None:
     """Refuse `project.database_url` unless its database holds no rows: migrating down and
     the project's tests would delete them."""
     assert project.database_url is not None
-    count = int(_database_script(project, "rows", project.database_url))
+    count = int(_database_script(project, "rows", project.database_url, given=True))
     if count:
         raise VerifyError(
             f"Refusing to verify against a database that holds {count} rows "
@@ -193,12 +193,15 @@ def require_empty(project: Project) -> None:
         )
 
 
-def _database_script(project: Project, *arguments: str) -> str:
+def _database_script(project: Project, *arguments: str, given: bool = False) -> str:
+    """Run DATABASE_SCRIPT with `arguments`; `given`: on the URL the user passed to verify."""
     completed = project.with_database(None).run_script(DATABASE_SCRIPT, *arguments, timeout=60)
     if completed.returncode == 0:
         return completed.stdout.strip()
     lines = completed.stderr.strip().splitlines() or [f"exit status {completed.returncode}"]
     message = lines[-1]
+    if completed.returncode == UNREACHABLE and given:
+        raise VerifyError(f"{message} Start that server, or pass another --database-url.")
     if completed.returncode == UNREACHABLE:
         raise VerifyError(
             f"{message} Start it with `docker compose up -d db` in the project, "

@@ -562,6 +562,52 @@ def test_copier_update_while_the_sqlite_app_runs(released_template: Path, tmp_pa
         running_app.close()
 
 
+NEW_QUESTION = "newsletter:\n  type: bool\n  help: Send a weekly newsletter?\n  default: false\n"
+
+
+@pytest.fixture(scope="module")
+def template_with_a_new_question(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git copy of the template with two releases: the template as it is, and the same with
+    one more question, as a minor release may add."""
+    root = tmp_path_factory.mktemp("template-new-question")
+    env = user_env(tmp_path_factory.mktemp("template-new-question-home"))
+    snapshot(root)
+    git_commit_all(root, env, "Release 1.0.0")
+    git("tag", OLD_RELEASE, cwd=root, env=env)
+    copier_yml = root / "copier.yml"
+    copier_yml.write_text(f"{copier_yml.read_text(encoding='utf-8')}\n{NEW_QUESTION}", "utf-8")
+    git_commit_all(root, env, "Release 1.1.0")
+    git("tag", NEW_RELEASE, cwd=root, env=env)
+    return root
+
+
+def test_a_release_with_a_new_question_updates_with_no_terminal_as_the_readmes_say(
+    template_with_a_new_question: Path, tmp_path: Path
+) -> None:
+    """`--skip-answered` asks a new question, so with no terminal it stops; `--defaults`, which
+    both READMEs give for that case, answers it with its default and keeps every answer."""
+    project = committed_project(
+        template_with_a_new_question, tmp_path, {"database_driver": "asyncpg"}
+    )
+    env = user_env(tmp_path / "home")
+    asked = copier_without_terminal("update", "--skip-answered", cwd=project, env=env)
+    assert asked.returncode != 0
+    assert "Interactive session required" in asked.stdout + asked.stderr
+    git("reset", "-q", "--hard", cwd=project, env=env)
+    git("clean", "-q", "-d", "--force", cwd=project, env=env)
+
+    updated = copier_without_terminal("update", "--defaults", cwd=project, env=env)
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    answers = (project / ".copier-answers.yml").read_text(encoding="utf-8")
+    assert f"_commit: {NEW_RELEASE}" in answers
+    assert "newsletter: false" in answers
+    assert "database_driver: asyncpg" in answers
+    for readme in (CHECKOUT / "README.md", project / "README.md"):
+        text = " ".join(readme.read_text(encoding="utf-8").split())
+        assert "no terminal" in text, readme
+        assert "`uvx copier update --defaults`" in text, readme
+
+
 # ------------------------------------------------------------------ the READMEs' commands
 
 CHECKOUT = locate().files

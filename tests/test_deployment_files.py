@@ -99,3 +99,14 @@ def test_compose_migrates_before_the_app_starts(render: Render) -> None:
     plain_services = yaml.safe_load((plain / "docker-compose.yml").read_text(encoding="utf-8"))
     assert set(plain_services["services"]) == {"db"}
     assert not (plain / "Dockerfile").exists()
+
+
+def test_the_pre_commit_hooks_run_the_pinned_ruff_under_its_current_names(render: Render) -> None:
+    """The hooks run the ruff that `uv run ruff` runs, under the ids ruff-pre-commit names
+    today: its `ruff` id is a legacy alias, and pre-commit prints it as one."""
+    project = render(Combination("aiosqlite", "annotated", "uow")).path
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    (ruff,) = [repo for repo in config["repos"] if repo["repo"].endswith("/ruff-pre-commit")]
+    pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
+    assert f'"ruff=={ruff["rev"].removeprefix("v")}"' in pyproject
+    assert [hook["id"] for hook in ruff["hooks"]] == ["ruff-check", "ruff-format"]

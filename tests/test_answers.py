@@ -174,6 +174,10 @@ def test_the_answer_a_refusal_proposes_is_accepted(case: BadAnswer, copie: Copie
             {"project_name": "2024 Report"}, "app_2024_report", id="name starting with a digit"
         ),
         pytest.param({"project_name": "  Ops -- Dashboard!  "}, "ops_dashboard", id="punctuation"),
+        pytest.param(
+            {"project_name": "Café Zürich Straße"}, "cafe_zurich_strasse", id="accented letters"
+        ),
+        pytest.param({"project_name": "İstanbul Łódź"}, "istanbul_lodz", id="dotted capital I"),
     ],
 )
 def test_good_answers_pass(answers: dict[str, str], package: str, copie: Copie) -> None:

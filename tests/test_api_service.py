@@ -47,8 +47,22 @@ def fastapi_project(driver: str, render: Render, databases: Databases, name: str
 
 
 # Rejections that a schema cannot express: a cursor is opaque (one that matches its schema may
-# still be no cursor of this API), and an author id may belong to no user.
+# still be no cursor of this API), and an author id may belong to no user. And one that
+# schemathesis 4 misreads: it fills an optional header with letters and digits (`If-Match:
+# 0`) even where the header's pattern needs quotes, and counts the 400 that says so as a
+# schema-valid request rejected (when the post exists; otherwise the answer is a 404).
 SCHEMATHESIS_CONFIG = """
+[[operations]]
+include-name = "GET /posts/{post_id}"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "404"]
+
+[[operations]]
+include-name = "PATCH /posts/{post_id}"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
+
+[[operations]]
+include-name = "DELETE /posts/{post_id}"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
 [[operations]]
 include-name = "GET /users"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400"]

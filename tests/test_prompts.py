@@ -20,7 +20,7 @@ TIMEOUT = 30  # seconds, for every single expectation
 CURSOR_POSITION_REQUEST = "\x1b[6n"
 DOWN, ENTER = "\x1b[B", "\r"
 CLEAR_LINE = "\x15"  # Ctrl-U: delete everything left of the cursor
-SECRET = "Sup3r-S3cret!"
+SECRET = "Sup3r-S3cret~"
 
 
 def help_of(name: str) -> str:

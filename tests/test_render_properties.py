@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import string
 import tomllib
 import warnings
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from sqlalchemy_async_template.questions import choices
 from sqlalchemy_async_template.tools import uv_executable
 
 # Letters people put in names, typographic punctuation ruff calls ambiguous, digits and emoji.
+# What a development password may hold: what goes into a URL as it is.
+PASSWORD_CHARACTERS = st.sampled_from(list(string.ascii_letters + string.digits + "-._~"))
 NAME_CHARACTERS = st.sampled_from(
     list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
     + list("  '-.,&!?()éèêëàâäçîïôöûüñßøåæœÉÀÇÑÅØŁłŚźżčšžğışİ")
@@ -69,7 +72,7 @@ def answers(draw: st.DrawFn) -> dict[str, Any]:
         if question.type == "bool" and question.asked_for(driver):
             drawn[question.name] = draw(st.booleans())
     if driver != "aiosqlite":
-        drawn["database_password"] = draw(st.text(NAME_CHARACTERS, max_size=40))
+        drawn["database_password"] = draw(st.text(PASSWORD_CHARACTERS, max_size=40))
     return drawn
 
 

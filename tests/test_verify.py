@@ -56,7 +56,7 @@ def test_combination_verifies(
 
 
 @pytest.mark.parametrize("driver", ["asyncpg", "aiomysql"])
-def test_unreachable_database_stops_the_tests_with_one_clear_message(
+def test_unreachable_database_stops_the_tests_with_a_clear_message(
     driver: str, render: Render
 ) -> None:
     project = render(Combination(driver, "annotated", "uow"))
@@ -78,6 +78,16 @@ def test_unreachable_database_stops_the_tests_with_one_clear_message(
     assert "hunter2" not in output
     assert "Traceback" not in output
     assert " passed" not in output
+
+    # A worker of `pytest -n` cannot end the run: every test that needs the database says it.
+    parallel = project.with_database(url).run(
+        ["pytest", "-q", "-p", "no:cacheprovider", "-n", "2"], timeout=120
+    )
+    output = parallel.stdout + parallel.stderr
+    assert parallel.returncode == 1, output
+    assert "INTERNALERROR" not in output, output
+    assert "Cannot reach the test database" in output
+    assert "hunter2" not in output
 
 
 @pytest.mark.parametrize("driver", ["aiosqlite", "asyncpg", "asyncmy"])

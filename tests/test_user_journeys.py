@@ -457,13 +457,22 @@ PASSWORD_PROMPT = "Development database password"
 def released_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git copy of the template with two releases: the template as it is, and the same
     with one more line in the generated README."""
-    root = tmp_path_factory.mktemp("released-template")
-    env = user_env(tmp_path_factory.mktemp("template-home"))
+    return two_releases(
+        tmp_path_factory.mktemp("released-template"),
+        Path("template/README.md.jinja"),
+        f"\n{NEW_README_LINE}\n",
+    )
+
+
+def two_releases(root: Path, changed: Path, appended: str) -> Path:
+    """A git copy of the template in `root`, tagged OLD_RELEASE, then with `appended` added to
+    the file `changed`, tagged NEW_RELEASE."""
+    env = user_env(root.with_name(f"{root.name}-home"))
     snapshot(root)
     git_commit_all(root, env, "Release 1.0.0")
     git("tag", OLD_RELEASE, cwd=root, env=env)
-    readme = root / "template/README.md.jinja"
-    readme.write_text(f"{readme.read_text(encoding='utf-8')}\n{NEW_README_LINE}\n", "utf-8")
+    path = root / changed
+    path.write_text(path.read_text(encoding="utf-8") + appended, encoding="utf-8")
     git_commit_all(root, env, "Release 1.1.0")
     git("tag", NEW_RELEASE, cwd=root, env=env)
     return root
@@ -569,16 +578,9 @@ NEW_QUESTION = "newsletter:\n  type: bool\n  help: Send a weekly newsletter?\n  
 def template_with_a_new_question(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git copy of the template with two releases: the template as it is, and the same with
     one more question, as a minor release may add."""
-    root = tmp_path_factory.mktemp("template-new-question")
-    env = user_env(tmp_path_factory.mktemp("template-new-question-home"))
-    snapshot(root)
-    git_commit_all(root, env, "Release 1.0.0")
-    git("tag", OLD_RELEASE, cwd=root, env=env)
-    copier_yml = root / "copier.yml"
-    copier_yml.write_text(f"{copier_yml.read_text(encoding='utf-8')}\n{NEW_QUESTION}", "utf-8")
-    git_commit_all(root, env, "Release 1.1.0")
-    git("tag", NEW_RELEASE, cwd=root, env=env)
-    return root
+    return two_releases(
+        tmp_path_factory.mktemp("template-new-question"), Path("copier.yml"), f"\n{NEW_QUESTION}"
+    )
 
 
 def test_a_release_with_a_new_question_updates_with_no_terminal_as_the_readmes_say(

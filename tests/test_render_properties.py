@@ -183,6 +183,16 @@ def run_mypy(checker: Checker, project: Path, cache: Path) -> None:
         "primary_key": "uuid",
     }
 )
+@example(  # the longest package name, in the FastAPI project's imports
+    drawn={
+        "project_name": "Jane\u2019s Café \u2013 Ünïcode Blog \u201cPlatform\u201d for Teams 🐍",
+        "package_name": "blog_service_platform_for_teams_",
+        "database_driver": "psycopg",
+        "session_pattern": "fastapi",
+        "pgbouncer": True,
+        "read_replica": True,
+    }
+)
 @example(drawn={"project_name": "x", "description": "", "session_pattern": "uow"})
 @given(drawn=answers())
 def test_every_valid_answer_renders_a_clean_project(

@@ -276,6 +276,22 @@ def validator_message(error: BaseException) -> tuple[str, str]:
     return found.group(1), found.group(2)
 
 
+def refusal(destination: Path, data: dict[str, str], *, overwrite: bool = False) -> tuple[str, str]:
+    """The question Copier refuses when it renders into `destination` with `data` (answers
+    given as `--data` gives them), and the validator's message."""
+    with pytest.raises(ValueError, match="Validation error") as refused:
+        copier.run_copy(
+            locate().location,
+            destination,
+            data=data,
+            defaults=True,
+            overwrite=overwrite,
+            vcs_ref="HEAD",
+            quiet=True,
+        )
+    return validator_message(refused.value)
+
+
 def assert_fix_first(message: str, fix: str) -> None:
     assert message.startswith(IMPERATIVES), message
     assert fix in message[:FIX_WITHIN], f"{fix!r} is not in the first {FIX_WITHIN}: {message!r}"
@@ -295,17 +311,7 @@ def test_a_validator_message_opens_with_its_fix(
 
 def test_the_primary_key_refusal_opens_with_its_fix(copie: Copie) -> None:
     first = project_of(copie.copy(extra_answers=GOOD))
-    with pytest.raises(ValueError, match="Validation error") as refused:
-        copier.run_copy(
-            locate().location,
-            first.path,
-            data={**GOOD, "primary_key": "uuid"},
-            defaults=True,
-            overwrite=True,
-            vcs_ref="HEAD",
-            quiet=True,
-        )
-    question_name, message = validator_message(refused.value)
+    question_name, message = refusal(first.path, {**GOOD, "primary_key": "uuid"}, overwrite=True)
     assert question_name == "primary_key"
     assert_fix_first(message, 'Keep "integer" (leave out --data primary_key)')
 
@@ -314,16 +320,8 @@ def test_a_database_password_that_a_url_would_mangle_is_refused(tmp_path: Path) 
     # Passed as data, as `--data` and `sqla-template new` pass it: Copier checks a secret
     # answer given as data, and one typed at the prompt.
     destination = tmp_path / "project"
-    with pytest.raises(ValueError, match="Validation error") as refused:
-        copier.run_copy(
-            locate().location,
-            destination,
-            data={**GOOD, "database_driver": "asyncpg", "database_password": "p@ss/w0rd"},
-            defaults=True,
-            vcs_ref="HEAD",
-            quiet=True,
-        )
-    question_name, message = validator_message(refused.value)
+    answers = {**GOOD, "database_driver": "asyncpg", "database_password": "p@ss/w0rd"}
+    question_name, message = refusal(destination, answers)
     assert question_name == "database_password"
     assert_fix_first(message, "Use letters, digits and - . _ ~ only")
     assert not destination.exists()

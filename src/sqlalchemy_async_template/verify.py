@@ -23,6 +23,8 @@ from .questions import url_scheme_of
 
 DATABASE_SCRIPT = INSIDE / "verify_database.py"
 UNREACHABLE = 3  # DATABASE_SCRIPT's status for a database that does not answer
+# What to do when the server of the project's configured database does not answer.
+START_THE_SERVER = "Start it with `docker compose up -d db` in the project, or pass --database-url."
 
 
 class VerifyError(Exception):
@@ -183,7 +185,8 @@ def require_empty(project: Project) -> None:
     """Refuse `project.database_url` unless its database holds no rows: migrating down and
     the project's tests would delete them."""
     assert project.database_url is not None
-    count = int(_database_script(project, "rows", project.database_url, given=True))
+    start = "Start that server, or pass another --database-url."
+    count = int(_database_script(project, "rows", project.database_url, unreachable=start))
     if count:
         raise VerifyError(
             f"Refusing to verify against a database that holds {count} rows "
@@ -193,20 +196,16 @@ def require_empty(project: Project) -> None:
         )
 
 
-def _database_script(project: Project, *arguments: str, given: bool = False) -> str:
-    """Run DATABASE_SCRIPT with `arguments`; `given`: on the URL the user passed to verify."""
+def _database_script(project: Project, *arguments: str, unreachable: str = START_THE_SERVER) -> str:
+    """Run DATABASE_SCRIPT with `arguments`; `unreachable`: what to do when its server does
+    not answer."""
     completed = project.with_database(None).run_script(DATABASE_SCRIPT, *arguments, timeout=60)
     if completed.returncode == 0:
         return completed.stdout.strip()
     lines = completed.stderr.strip().splitlines() or [f"exit status {completed.returncode}"]
     message = lines[-1]
-    if completed.returncode == UNREACHABLE and given:
-        raise VerifyError(f"{message} Start that server, or pass another --database-url.")
     if completed.returncode == UNREACHABLE:
-        raise VerifyError(
-            f"{message} Start it with `docker compose up -d db` in the project, "
-            "or pass --database-url."
-        )
+        raise VerifyError(f"{message} {unreachable}")
     if arguments[0] == "create":
         raise VerifyError(
             f"{message} verify needs a throw-away database: grant the right to create one, "

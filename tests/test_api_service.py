@@ -63,6 +63,7 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
 [[operations]]
 include-name = "DELETE /posts/{post_id}"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
+
 [[operations]]
 include-name = "GET /users"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400"]
